@@ -1,0 +1,39 @@
+// Connection-ID generation is pluggable: random by default; QUIC-LB encoders and worker-ID
+// schemes implement the same interface (RFC 9000 §5.1, draft-ietf-quic-load-balancers).
+import type { Duration } from '../common/time.js';
+import { cryptoRandom, type Random } from '../common/random.js';
+
+export interface ConnectionIdGenerator {
+  /**
+   * Length in octets (0..20) of every CID this generator makes. Fixed per endpoint: short
+   * headers carry no length, so the endpoint parses incoming DCIDs with it.
+   */
+  readonly length: number;
+  /** A fresh, unpredictable connection ID of `length` octets. */
+  generate(): Uint8Array;
+  /** Whether `cid` could have come from this generator (e.g. it carries our server ID). */
+  validate?(cid: Uint8Array): boolean;
+  /** After this long, connections replace their CIDs with fresh ones. */
+  readonly lifetime?: Duration;
+}
+
+export const MAX_CID_LENGTH = 20;
+
+export class RandomConnectionIdGenerator implements ConnectionIdGenerator {
+  readonly length: number;
+  readonly #random: Random;
+
+  constructor(length = 8, random: Random = cryptoRandom) {
+    if (!Number.isInteger(length) || length < 0 || length > MAX_CID_LENGTH) {
+      throw new RangeError(`connection ID length must be 0..${MAX_CID_LENGTH}`);
+    }
+    this.length = length;
+    this.#random = random;
+  }
+
+  generate(): Uint8Array {
+    const cid = new Uint8Array(this.length);
+    this.#random.fill(cid);
+    return cid;
+  }
+}
