@@ -30,7 +30,12 @@ export function writeVarint(buf: Uint8Array, off: number, v: number): number {
     buf[off + 3] = v & 0xff;
     return off + 4;
   }
-  if (!(v <= MAX_VARINT) || v < 0) throw new RangeError(`varint out of range: ${v}`);
+  if (!(v >= 0 && v <= 2 ** 62)) throw new RangeError(`varint out of range: ${v}`);
+  if (v >= 2 ** 62) {
+    // 2^62-1 is not representable as a double (it rounds to 2^62): saturate to the maximum.
+    buf.fill(0xff, off, off + 8);
+    return off + 8;
+  }
   const hi = Math.floor(v / 0x100000000);
   const lo = v - hi * 0x100000000;
   buf[off] = 0xc0 | (hi >>> 24);
@@ -61,6 +66,10 @@ export function writeVarintFixed(buf: Uint8Array, off: number, v: number, len: 1
       buf[off + 3] = v & 0xff;
       return off + 4;
     default: {
+      if (v >= 2 ** 62) {
+        buf.fill(0xff, off, off + 8);
+        return off + 8;
+      }
       const hi = Math.floor(v / 0x100000000);
       const lo = v - hi * 0x100000000;
       buf[off] = 0xc0 | (hi >>> 24);
