@@ -71,7 +71,7 @@ export class BufferWriter {
   }
 
   varint(v: number): this {
-    this.#ensure(8);
+    this.#ensure(varintLength(v));
     this.offset = writeVarint(this.buf, this.offset, v);
     return this;
   }
