@@ -83,7 +83,7 @@ export class RemoteCids {
     this.#maxPendingRetires = options.maxPendingRetires ?? Math.max(4 * options.activeLimit, 32);
     this.#entries.set(0, {
       sequence: 0,
-      cid: options.initialCid.slice(),
+      cid: new Uint8Array(options.initialCid),
       resetToken: options.initialResetToken?.slice(),
       pathId: undefined,
       used: false,
@@ -126,7 +126,7 @@ export class RemoteCids {
   setInitialResetToken(token: Uint8Array): void {
     const e = this.#entries.get(0);
     if (!e || e.resetToken) return;
-    e.resetToken = token.slice();
+    e.resetToken = new Uint8Array(token);
     if (e.used) this.#events.push({ type: 'active-token', token: e.resetToken });
   }
 
@@ -153,7 +153,7 @@ export class RemoteCids {
         throw new TransportError(TRANSPORT_PARAMETER_ERROR, 'preferred_address repeats a CID');
       }
     }
-    this.#addEntry(1, cid.slice(), resetToken.slice());
+    this.#addEntry(1, new Uint8Array(cid), new Uint8Array(resetToken));
     this.#checkLimit(0);
   }
 
@@ -220,7 +220,7 @@ export class RemoteCids {
         this.#queueRetire(seq);
       }
     } else if (!known && !this.#isRetired(seq)) {
-      this.#addEntry(seq, f.connectionId.slice(), f.resetToken.slice());
+      this.#addEntry(seq, new Uint8Array(f.connectionId), new Uint8Array(f.resetToken));
     }
     this.#checkLimit(ft);
     return lost;

@@ -107,7 +107,8 @@ export class BufferReader {
 
   /** A copy of the next `n` octets (for values kept beyond the datagram's lifetime). */
   copy(n: number): Uint8Array {
-    return this.bytes(n).slice();
+    // new Uint8Array(view) always copies (Buffer#slice would return a view).
+    return new Uint8Array(this.bytes(n));
   }
 
   skip(n: number): void {
