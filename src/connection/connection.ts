@@ -143,6 +143,9 @@ export interface ConnectionStats {
   migrations: number;
   ptoCount: number;
   congestionEvents: number;
+  /** 0-RTT packets sent (client) / received and decrypted (server). */
+  zeroRttSent: number;
+  zeroRttReceived: number;
   framesSent: Record<string, number>;
   framesReceived: Record<string, number>;
 }
@@ -232,7 +235,6 @@ export class Connection {
   ];
   #oneRtt: OneRttKeys | undefined;
   #pendingAppRead: { suite: CipherSuite; secret: Uint8Array } | undefined;
-  #pendingAppWrite: { suite: CipherSuite; secret: Uint8Array } | undefined;
   /** Server with compatible version negotiation: keys for the client's first-version Initials. */
   #altInitial: { version: number; read: PacketKeys; write: PacketKeys } | undefined;
   #handshakeComplete = false;
@@ -304,6 +306,8 @@ export class Connection {
     migrations: 0,
     ptoCount: 0,
     congestionEvents: 0,
+    zeroRttSent: 0,
+    zeroRttReceived: 0,
     framesSent: {},
     framesReceived: {},
   };
@@ -700,6 +704,7 @@ export class Connection {
     }
 
     this.#receivedAnyPacket = true;
+    if (level === Level.EarlyData) this.#stats.zeroRttReceived++;
     const packetType: PacketType = PACKET_TYPE_OF_LEVEL[level]!;
     if (this.#qlog) {
       this.#qlogEvent(now, 'transport:packet_received', {
@@ -1080,17 +1085,21 @@ export class Connection {
       key_type: `${direction === 'read' ? (this.role === 'client' ? 'server' : 'client') : this.role}_${['initial', '0rtt', 'handshake', '1rtt'][level]}_secret`,
     });
     if (level === Level.Application) {
-      if (direction === 'read') this.#pendingAppRead = { suite, secret };
-      else this.#pendingAppWrite = { suite, secret };
-      if (this.#pendingAppRead && this.#pendingAppWrite) {
-        const k = new OneRttKeys(suite, this.version, this.#pendingAppRead.secret, this.#pendingAppWrite.secret);
-        this.#oneRtt = k;
+      // The write secret may come first (server: 0.5-RTT, RFC 9001 §5.7); a client gets both.
+      if (direction === 'write') {
+        this.#oneRtt = new OneRttKeys(suite, this.version, secret, this.#pendingAppRead?.secret);
+        this.#pendingAppRead = undefined;
+      } else if (this.#oneRtt) {
+        this.#oneRtt.installRead(secret);
+      } else {
+        this.#pendingAppRead = { suite, secret };
+      }
+      const k = this.#oneRtt;
+      if (k?.hasRead && this.#selector === undefined) {
         this.#selector = {
           hp: k.read.hp,
           keysFor: (bit: 0 | 1, pn: number) => k.readKeysFor(bit, pn).keys,
         };
-        this.#pendingAppRead = undefined;
-        this.#pendingAppWrite = undefined;
         this.#buffersReady = this.#buffered.length > 0;
       }
       return;
@@ -1680,6 +1689,8 @@ export class Connection {
           w.u8(FrameType.PING);
           ackEliciting = true;
         }
+        // The second probe datagram carries the handshake data again (RFC 9002 §6.2.4).
+        if (sp.probes > 0) sp.cryptoSend.requeueAll();
       }
     } else if (level === Level.Application) {
       ackEliciting = this.#writeApplicationFrames(now, w, path, records, sendData) || ackEliciting;
@@ -1693,6 +1704,7 @@ export class Connection {
     } else {
       // 0-RTT (RFC 9001 §4.6.1): stream data and datagrams only.
       records.zeroRtt = true;
+      this.#stats.zeroRttSent++;
       if (sendData) ackEliciting = this.#writeStreamsAndDatagrams(now, w, records) || ackEliciting;
     }
 
@@ -2055,6 +2067,8 @@ export class Connection {
     if (this.#active.amplificationBudget() >= 64) {
       for (const sp of this.#spaces) {
         if (sp.discarded) continue;
+        // An ACK can only go out with write keys of its space (0-RTT cannot carry ACKs).
+        if (sp.space === Space.Application ? !this.#oneRtt : !this.#keys[sp.space === Space.Initial ? Level.Initial : Level.Handshake]!.write) continue;
         const d = sp.ack.ackDeadline(sp.space === Space.Application ? this.config.maxAckDelay : 0);
         if (d < t) t = d;
       }
@@ -2121,7 +2135,8 @@ export class Connection {
     this.#stats.ptoCount++;
     const sp = this.#spaces[r.space]!;
     if (sp.discarded) return;
-    sp.probes = r.space === Space.Application ? 2 : 1;
+    // RFC 9002 §6.2.4: up to two probe datagrams.
+    sp.probes = 2;
     if (r.space !== Space.Application) {
       // Handshake data: send everything unacknowledged again.
       sp.cryptoSend.requeueAll();

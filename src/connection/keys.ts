@@ -19,9 +19,9 @@ export class OneRttKeys {
   phase: 0 | 1 = 0;
   /** Number of key updates so far. */
   generation = 0;
-  read: PacketKeys;
+  read!: PacketKeys;
   write: PacketKeys;
-  nextRead: PacketKeys;
+  nextRead!: PacketKeys;
   nextWrite: PacketKeys;
   prevRead: PacketKeys | undefined;
   /** When the previous read keys are dropped. */
@@ -37,13 +37,25 @@ export class OneRttKeys {
   /** The peer initiated the current phase and we have not yet acknowledged in it (§6.2). */
   awaitingAckOfUpdate = false;
 
-  constructor(suite: CipherSuite, version: number, readSecret: Uint8Array, writeSecret: Uint8Array) {
+  /** `readSecret` may come later (a server learns it after the client's Finished, RFC 9001 §5.7). */
+  constructor(suite: CipherSuite, version: number, writeSecret: Uint8Array, readSecret?: Uint8Array) {
     this.suite = suite;
     this.version = version;
-    this.read = derivePacketKeys(suite, readSecret, version);
     this.write = derivePacketKeys(suite, writeSecret, version);
-    this.nextRead = deriveNextPacketKeys(this.read, version);
     this.nextWrite = deriveNextPacketKeys(this.write, version);
+    if (readSecret) this.installRead(readSecret);
+  }
+
+  get hasRead(): boolean {
+    return this.#hasRead;
+  }
+
+  #hasRead = false;
+
+  installRead(readSecret: Uint8Array): void {
+    this.read = derivePacketKeys(this.suite, readSecret, this.version);
+    this.nextRead = deriveNextPacketKeys(this.read, this.version);
+    this.#hasRead = true;
   }
 
   /**

@@ -56,6 +56,8 @@ export class EndpointHost implements SimEndpoint {
 
 export interface QuicSimOptions {
   seed: number;
+  /** Virtual start time (µs); the wall clock follows it. */
+  startTime?: number;
   /** Link in both directions (client↔server). */
   link?: Partial<LinkConfig>;
   /** Overrides for the server→client direction. */
@@ -93,7 +95,7 @@ export class QuicSim {
 
   constructor(o: QuicSimOptions) {
     this.options = o;
-    this.sim = new Simulation({ seed: o.seed });
+    this.sim = new Simulation({ seed: o.seed, ...(o.startTime !== undefined ? { startTime: o.startTime } : {}) });
     const clientIp = o.clientIp ?? '10.0.0.1';
     const serverIp = o.serverIp ?? '10.0.0.2';
     this.serverAddress = { address: serverIp, port: o.serverPort ?? 4433 };
@@ -162,45 +164,72 @@ export class QuicSim {
     return conn;
   }
 
+  /** Runs until `predicate` holds; the 3× amplification invariant is checked after every run. */
   runUntil(predicate: () => boolean, maxDurationUs = 120_000_000): void {
-    this.sim.runUntil(predicate, { maxDuration: maxDurationUs });
+    try {
+      this.sim.runUntil(predicate, { maxDuration: maxDurationUs });
+    } finally {
+      this.amplification?.assertNoViolations();
+    }
+  }
+
+  runFor(durationUs: number): void {
+    this.sim.runFor(durationUs);
+    this.amplification?.assertNoViolations();
   }
 
   /** Runs until both sides report the handshake complete. */
   handshake(o: Partial<ConnectOptions> = {}, maxDurationUs = 60_000_000): { client: Connection; server: Connection } {
+    const before = this.accepted.length;
     const client = this.connect(o);
     const seen = new Events(client);
-    this.runUntil(() => seen.has('handshake-complete') && this.accepted.length > 0 && this.accepted[0]!.handshakeComplete, maxDurationUs);
-    return { client, server: this.accepted[0]! };
+    this.runUntil(
+      () => seen.has('handshake-complete') && this.accepted.length > before && this.accepted[before]!.handshakeComplete,
+      maxDurationUs,
+    );
+    return { client, server: this.accepted[before]! };
   }
 }
 
-/** Collects a connection's events without consuming other users' view (tests poll through this). */
+const eventLogs = new WeakMap<Connection, ConnectionEvent[]>();
+
+/** The connection's full event history (events are pulled from the connection into it). */
+export function eventLog(conn: Connection): ConnectionEvent[] {
+  let log = eventLogs.get(conn);
+  if (!log) eventLogs.set(conn, (log = []));
+  for (let e = conn.pollEvent(); e; e = conn.pollEvent()) log.push(e);
+  return log;
+}
+
+/**
+ * A view of a connection's events shared by every consumer: `has`/`of` see the whole history,
+ * `drain` returns what this consumer has not seen yet. Tests and apps never call pollEvent().
+ */
 export class Events {
   readonly conn: Connection;
-  readonly all: ConnectionEvent[] = [];
+  #cursor = 0;
 
   constructor(conn: Connection) {
     this.conn = conn;
   }
 
+  get all(): ConnectionEvent[] {
+    return eventLog(this.conn);
+  }
+
   drain(): ConnectionEvent[] {
-    const out: ConnectionEvent[] = [];
-    for (let e = this.conn.pollEvent(); e; e = this.conn.pollEvent()) {
-      out.push(e);
-      this.all.push(e);
-    }
+    const log = eventLog(this.conn);
+    const out = log.slice(this.#cursor);
+    this.#cursor = log.length;
     return out;
   }
 
   has(type: ConnectionEvent['type']): boolean {
-    this.drain();
-    return this.all.some((e) => e.type === type);
+    return eventLog(this.conn).some((e) => e.type === type);
   }
 
   of<T extends ConnectionEvent['type']>(type: T): Extract<ConnectionEvent, { type: T }>[] {
-    this.drain();
-    return this.all.filter((e) => e.type === type) as Extract<ConnectionEvent, { type: T }>[];
+    return eventLog(this.conn).filter((e) => e.type === type) as Extract<ConnectionEvent, { type: T }>[];
   }
 }
 

@@ -1,7 +1,7 @@
 // A download application for scenario tests: the client asks for N bytes on a bidirectional
 // stream, the server sends a deterministic payload, the client hashes what arrives.
 import type { Connection } from '../../src/connection/connection.js';
-import { Payload, type QuicSim, StreamReader, StreamWriter } from './quic.js';
+import { Events, Payload, type QuicSim, StreamReader, StreamWriter } from './quic.js';
 
 export interface DownloadResult {
   readonly bytes: number;
@@ -14,11 +14,14 @@ export interface DownloadResult {
 /** Serves downloads: every client bidi stream gets `size` bytes of the payload. */
 export function serveDownloads(q: QuicSim, payload: Payload): void {
   const writers = new Map<Connection, Map<number, StreamWriter>>();
+  const events = new Map<Connection, Events>();
   q.onServerActivity = () => {
     for (const conn of q.accepted) {
       let ws = writers.get(conn);
       if (!ws) writers.set(conn, (ws = new Map()));
-      for (let e = conn.pollEvent(); e; e = conn.pollEvent()) {
+      let ev = events.get(conn);
+      if (!ev) events.set(conn, (ev = new Events(conn)));
+      for (const e of ev.drain()) {
         if (e.type === 'stream-opened' && (e.id & 3) === 0) {
           const w = new StreamWriter(conn, e.id, payload);
           ws.set(e.id, w);
