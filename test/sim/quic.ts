@@ -27,7 +27,8 @@ export const SIM_EPOCH_MS = Date.UTC(2026, 0, 1);
 
 /** Adapts an Endpoint to the simulator and runs an application hook after every input. */
 export class EndpointHost implements SimEndpoint {
-  readonly endpoint: Endpoint;
+  /** Replaceable: a test can swap in a fresh endpoint to simulate a server that lost its state. */
+  endpoint: Endpoint;
   /** Called after each input with the current time: applications react to events here. */
   app: ((now: Instant) => void) | undefined;
 
