@@ -71,6 +71,9 @@ import { encodeSessionTicket } from './session-ticket.js';
 
 export type ConnectionState = 'handshake' | 'established' | 'closing' | 'draining' | 'closed';
 
+/** Encoded transport parameters, or (server) a function of the client's. */
+export type TransportParametersSource = Uint8Array | ((clientParameters: Uint8Array) => Uint8Array);
+
 /** Everything a connection needs from its endpoint when it is created. */
 export interface ConnectionOptions {
   role: Role;
@@ -86,8 +89,8 @@ export interface ConnectionOptions {
   cidGenerator: ConnectionIdGenerator;
   /** Stateless reset token for one of our CIDs (RFC 9000 §10.3.2). */
   resetTokenFor: (cid: Uint8Array) => Uint8Array;
-  /** Builds the TLS session once our transport parameters are known. */
-  createTls: (transportParameters: Uint8Array) => TlsSession;
+  /** Builds the TLS session once our transport parameters are known (a server may answer per ClientHello). */
+  createTls: (transportParameters: TransportParametersSource) => TlsSession;
   /** Client: random DCID of the first Initial (≥ 8 octets). Server: DCID of the client's Initial. */
   initialDcid: Uint8Array;
   /** Our first source CID (defaults to a fresh one from cidGenerator). */
@@ -100,8 +103,11 @@ export interface ConnectionOptions {
   retryScid?: Uint8Array;
   /** Server: the client's address was validated by a token (RFC 9000 §8.1.3). */
   addressValidated?: boolean;
-  /** Server: version of the client's first Initial when it differs (compatible VN, RFC 9368). */
-  clientInitialVersion?: number;
+  /**
+   * Server: compatible version negotiation (RFC 9368 §2.3). Our versions in preference order; we
+   * switch from the client's version to the first one the client also lists.
+   */
+  compatibleVersions?: readonly number[];
   /** Client: token from a NEW_TOKEN frame of an earlier connection (RFC 9000 §8.1.3). */
   token?: Uint8Array;
   /** Client: transport parameters remembered with the session ticket, enabling 0-RTT (RFC 9000 §7.4.1). */
@@ -208,7 +214,7 @@ export class Connection {
   #state: ConnectionState = 'handshake';
   readonly #random: Random;
   readonly #qlog: QlogSink | undefined;
-  readonly #createTls: (tp: Uint8Array) => TlsSession;
+  readonly #createTls: (tp: TransportParametersSource) => TlsSession;
   readonly #options: ConnectionOptions;
 
   // --- connection IDs (RFC 9000 §5.1, §7.2) ---
@@ -245,6 +251,8 @@ export class Connection {
   #zeroRttDiscardAt: Instant = NEVER;
   #retried = false;
   #versionNegotiated = false;
+  /** Client: a Version Negotiation packet made us restart (RFC 9368 §4 downgrade checks apply). */
+  #receivedVersionNegotiation = false;
   #receivedAnyPacket = false;
   #token: Uint8Array;
   readonly #buffered: BufferedPacket[] = [];
@@ -388,13 +396,14 @@ export class Connection {
     if (this.role === 'client' || options.addressValidated) this.#active.validated = true;
 
     this.#installInitialKeys(this.version, this.#initialDcid);
-    if (this.role === 'server' && options.clientInitialVersion !== undefined && options.clientInitialVersion !== this.version) {
-      const k = deriveInitialKeys(options.clientInitialVersion, this.#initialDcid);
-      this.#altInitial = { version: options.clientInitialVersion, read: k.client, write: k.server };
-    }
 
     this.#localParams = this.#buildLocalParameters(preferredCid);
-    this.#tls = this.#createTls(encodeTransportParameters(this.#localParams, { role: this.role, greaseRandom: this.#random }));
+    const compatible = options.compatibleVersions;
+    this.#tls = this.#createTls(
+      this.role === 'server' && compatible && compatible.length > 0
+        ? this.#negotiateTransportParameters(compatible)
+        : encodeTransportParameters(this.#localParams, { role: this.role, greaseRandom: this.#random }),
+    );
     this.#qlogEvent(now, 'transport:parameters_set', { owner: 'local', ...this.#qlogParams(this.#localParams) });
 
     if (this.role === 'client') {
@@ -831,6 +840,31 @@ export class Connection {
     if (pn > k.firstReceivedPn) throw new TransportError(TransportErrorCode.KEY_UPDATE_ERROR, 'old keys after new');
   }
 
+  /**
+   * Server, compatible version negotiation (RFC 9368 §2.3, §4): once the ClientHello's
+   * parameters are known, answer in our preferred version among those the client lists; the
+   * client's Initials in its first version stay readable.
+   */
+  #negotiateTransportParameters(preference: readonly number[]): (client: Uint8Array) => Uint8Array {
+    return (client) => {
+      let available: readonly number[] = [];
+      try {
+        available = decodeTransportParameters(client, 'client').versionInformation?.available ?? [];
+      } catch {
+        // Malformed parameters are reported by #checkPeerParameters with the right code.
+      }
+      const chosen = preference.find((v) => available.includes(v) && isCompatibleVersion(v, this.version));
+      if (chosen !== undefined && chosen !== this.version) {
+        const k = deriveInitialKeys(this.version, this.#initialDcid);
+        this.#altInitial = { version: this.version, read: k.client, write: k.server };
+        this.version = chosen;
+        this.#installInitialKeys(chosen, this.#initialDcid);
+        this.#localParams = { ...this.#localParams, versionInformation: { chosen, available: [...this.#supportedVersions] } };
+      }
+      return encodeTransportParameters(this.#localParams, { role: this.role, greaseRandom: this.#random });
+    };
+  }
+
   #installInitialKeys(version: number, dcid: Uint8Array): void {
     const k = deriveInitialKeys(version, dcid);
     const lk = this.#keys[Level.Initial]!;
@@ -881,6 +915,7 @@ export class Connection {
     // Start over in the negotiated version with a fresh Initial (RFC 9368 §2.2).
     this.version = next;
     this.#versionNegotiated = true;
+    this.#receivedVersionNegotiation = true;
     this.#localParams = { ...this.#localParams, versionInformation: { chosen: next, available: [...this.#supportedVersions] } };
     this.#restartHandshake(now);
   }
@@ -1191,11 +1226,11 @@ export class Connection {
     };
     if (this.role === 'client') {
       if (vi === undefined) {
-        if (this.#versionNegotiated) fail('missing version_information after version negotiation');
+        if (this.#receivedVersionNegotiation) fail('missing version_information after version negotiation');
         return;
       }
       if (vi.chosen !== this.version) fail('chosen version mismatch');
-      if (this.#versionNegotiated && vi.available.length > 0) {
+      if (this.#receivedVersionNegotiation && vi.available.length > 0) {
         const expected = this.#supportedVersions.find((v) => vi.available.includes(v));
         if (expected !== undefined && expected !== this.version) fail('version downgrade');
       }
@@ -2646,6 +2681,12 @@ interface DatagramContext {
 interface FrameSummary {
   ackEliciting: boolean;
   nonProbing: boolean;
+}
+
+/** QUIC v1 and v2 are compatible (RFC 9369 §4): a v1 ClientHello can start a v2 connection. */
+function isCompatibleVersion(a: number, b: number): boolean {
+  const known = (v: number): boolean => v === QUIC_V1 || v === QUIC_V2;
+  return known(a) && known(b);
 }
 
 function isInFlight(p: SentPacket<SentRecords>): boolean {

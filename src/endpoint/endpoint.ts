@@ -102,6 +102,11 @@ export interface EndpointOptions {
   /** Key of session tickets (32 octets). */
   ticketKey?: Uint8Array;
   supportedVersions?: readonly number[];
+  /**
+   * Server: move clients that also support it to this version without a round trip
+   * (compatible version negotiation, RFC 9368 §2.3), e.g. QUIC v2 for clients starting in v1.
+   */
+  preferredVersion?: number;
   transport?: Partial<TransportConfig>;
   server?: ServerOptions;
   /** Stateless packets (VN, Retry, reset, refusal) per second. */
@@ -233,7 +238,7 @@ export class Endpoint {
         createClientSession({
           serverName,
           alpnProtocols: o.alpn,
-          transportParameters: tp,
+          transportParameters: tp as Uint8Array,
           random: this.#random,
           clock: this.#wallClock,
           ...(o.ca !== undefined ? { ca: o.ca } : {}),
@@ -388,6 +393,9 @@ export class Endpoint {
       role: 'server',
       version: hdr.version,
       supportedVersions: this.#versions,
+      ...(this.#options.preferredVersion !== undefined && this.#options.preferredVersion !== hdr.version
+        ? { compatibleVersions: [this.#options.preferredVersion] }
+        : {}),
       now,
       path,
       transport,

@@ -357,7 +357,7 @@ class ServerSession extends BaseSession implements TlsSession {
     // EncryptedExtensions (RFC 8446 §4.3.1) with ALPN, transport parameters, early_data.
     const eeExts: Extension[] = [
       { type: ExtensionType.Alpn, data: encodeAlpn([alpn]) },
-      { type: ExtensionType.QuicTransportParameters, data: this.#config.transportParameters },
+      { type: ExtensionType.QuicTransportParameters, data: this.#ourTransportParameters() },
     ];
     if (acceptEarly) eeExts.push(ext.earlyDataEmpty());
     const flight: Uint8Array[] = [encodeExtensionsMessage(HandshakeType.EncryptedExtensions, eeExts)];
@@ -523,6 +523,11 @@ class ServerSession extends BaseSession implements TlsSession {
     this.readLevel = Level.Application;
     this.handshakeComplete = true;
     this.events.push({ type: 'handshake-complete' });
+  }
+
+  #ourTransportParameters(): Uint8Array {
+    const tp = this.#config.transportParameters;
+    return typeof tp === 'function' ? tp(this.peerTransportParameters ?? new Uint8Array(0)) : tp;
   }
 
   sendSessionTicket(opts?: { appData?: Uint8Array }): void {

@@ -92,8 +92,11 @@ export interface TlsServerConfig extends CommonConfig {
   readonly alpnProtocols?: readonly string[];
   /** Picks the protocol from the client's list; undefined means no overlap. */
   readonly selectAlpn?: (offered: readonly string[]) => string | undefined;
-  /** Our quic_transport_parameters (RFC 9001 §8.2). */
-  readonly transportParameters: Uint8Array;
+  /**
+   * Our quic_transport_parameters (RFC 9001 §8.2), or a function of the client's (a server may
+   * choose its reply, e.g. the negotiated version, from the client's parameters).
+   */
+  readonly transportParameters: Uint8Array | ((clientParameters: Uint8Array) => Uint8Array);
   /** Key of the self-encrypted tickets (AES-256-GCM); without it no tickets are issued or accepted. */
   readonly ticketKey?: Uint8Array;
   /** ticket_lifetime in seconds (default 86400, at most 604800: RFC 8446 §4.6.1). */

@@ -193,3 +193,27 @@ test('QUIC v2 end to end', () => {
   assert.equal(got(), 'hello v2');
   void StreamReader;
 });
+
+test('compatible version negotiation: a v1 ClientHello becomes a v2 connection (RFC 9368 §2.3)', () => {
+  const q = new QuicSim({ seed: 71, link: { delay: 10_000 }, serverEndpoint: { preferredVersion: QUIC_V2 } });
+  serveEcho(q);
+  const { client, server } = q.handshake({ version: QUIC_V1 });
+  assert.equal(server.version, QUIC_V2);
+  assert.equal(client.version, QUIC_V2);
+  assert.equal(q.server.endpoint.stats.versionNegotiationSent, 0, 'no Version Negotiation round trip');
+  const got = echo(q, client, 'upgraded');
+  q.runUntil(() => got() !== undefined);
+  assert.equal(got(), 'upgraded');
+});
+
+test('NEW_TOKEN: a token from the first connection skips Retry on the next one (RFC 9000 §8.1.3)', () => {
+  const q = new QuicSim({ seed: 72, link: { delay: 10_000 }, server: { retry: 'always' } });
+  const { client } = q.handshake();
+  const ev = new Events(client);
+  q.runUntil(() => ev.has('new-token'));
+  const token = ev.of('new-token')[0]!.token;
+  assert.equal(q.server.endpoint.stats.retrySent, 1);
+  const { client: second } = q.handshake({ token });
+  assert.equal(second.state, 'established');
+  assert.equal(q.server.endpoint.stats.retrySent, 1, 'no second Retry');
+});
