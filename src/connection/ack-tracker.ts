@@ -44,7 +44,7 @@ export class AckTracker {
   ce = 0;
 
   readonly #received: RangeSet;
-  readonly #threshold: number;
+  #threshold: number;
   #largestAckEliciting = -1;
   #elicitingSinceAck = 0;
   #firstElicitingAt: Instant = NEVER;
@@ -55,6 +55,15 @@ export class AckTracker {
     this.space = space;
     this.#received = new RangeSet(options.maxTrackedRanges ?? 256);
     this.#threshold = options.ackElicitingThreshold ?? 2;
+  }
+
+  /** Ack-eliciting packets after which an ACK goes out without waiting for max_ack_delay. */
+  get ackElicitingThreshold(): number {
+    return this.#threshold;
+  }
+
+  set ackElicitingThreshold(n: number) {
+    this.#threshold = Math.max(1, Math.floor(n));
   }
 
   /** Already processed, or below the tracking floor (forgotten ranges count as received). */

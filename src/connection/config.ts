@@ -26,6 +26,15 @@ export interface TransportConfig {
   ackDelayExponent: number;
   /** max_ack_delay we advertise (µs). */
   maxAckDelay: Duration;
+  /**
+   * Ack-eliciting packets per immediate ACK once a connection carries bulk data (after
+   * `ackDecimationAfter` packets). RFC 9000 §13.2.2 recommends 2 (SHOULD); a higher value halves
+   * (or better) the ACK traffic and its crypto cost, as Chrome's ack decimation does. ACKs still
+   * go out within max_ack_delay and at once on reordering or loss. 2 = strict RFC behaviour.
+   */
+  ackElicitingThreshold: number;
+  /** Ack-eliciting packets received in the application space before `ackElicitingThreshold` applies. */
+  ackDecimationAfter: number;
   /** active_connection_id_limit we advertise (≥ 2). */
   activeConnectionIdLimit: number;
   /** Largest UDP payload we accept (max_udp_payload_size) and the DPLPMTUD ceiling. */
@@ -64,6 +73,8 @@ export const defaultTransportConfig: Readonly<TransportConfig> = Object.freeze({
   sendBufferLimit: 4 * 1024 * 1024,
   ackDelayExponent: 3,
   maxAckDelay: ms(25),
+  ackElicitingThreshold: 10,
+  ackDecimationAfter: 100,
   activeConnectionIdLimit: 4,
   maxUdpPayloadSize: 1452,
   initialMtu: 1200,

@@ -580,6 +580,7 @@ export class Connection {
 
   #now: Instant = 0;
   #buffersReady = false;
+  #appAckEliciting = 0;
   #selector: ReceiveKeys | undefined;
 
   /**
@@ -742,7 +743,13 @@ export class Connection {
       // RFC 9001 §4.9.1: the server discards Initial keys on its first Handshake packet.
       this.#discardSpace(now, Space.Initial);
     }
-    if (level === Level.Application) this.#afterApplicationPacket(now, p, pn, result);
+    if (level === Level.Application) {
+      // Ack decimation for bulk transfers (see TransportConfig.ackElicitingThreshold).
+      if (result.ackEliciting && ++this.#appAckEliciting === this.config.ackDecimationAfter) {
+        sp.ack.ackElicitingThreshold = this.config.ackElicitingThreshold;
+      }
+      this.#afterApplicationPacket(now, p, pn, result);
+    }
     // RFC 9000 §10.1: a processed packet restarts the idle timer.
     this.#lastReceiveTime = now;
     this.#ackElicitingSinceReceive = false;
