@@ -283,6 +283,14 @@ export class Connection {
   #closeDeadline: Instant = NEVER;
   #keepAliveAt: Instant = NEVER;
   #pacingWakeAt: Instant = NEVER;
+  /**
+   * Receiver liveness: the peer was sending to us and went silent while streams are open. A
+   * PING then tells a peer whose packets die at a stale NAT binding where we are now (our
+   * ACK-only traffic elicits nothing, so no PTO would ever fire on our side).
+   */
+  #silenceProbeAt: Instant = NEVER;
+  #silenceProbes = 0;
+  #padNextDatagram = false;
   #ackElicitingSinceReceive = false;
   #lastReceiveTime: Instant;
 
@@ -744,6 +752,11 @@ export class Connection {
       this.#discardSpace(now, Space.Initial);
     }
     if (level === Level.Application) {
+      if (result.ackEliciting && this.#handshakeConfirmed) {
+        this.#silenceProbes = 0;
+        // The peer streams to us: silence longer than its PTO (no ack delay) is suspicious.
+        this.#silenceProbeAt = now + this.#active.rtt.pto(0, false);
+      }
       // Ack decimation for bulk transfers (see TransportConfig.ackElicitingThreshold).
       if (result.ackEliciting && ++this.#appAckEliciting === this.config.ackDecimationAfter) {
         sp.ack.ackElicitingThreshold = this.config.ackElicitingThreshold;
@@ -1609,6 +1622,14 @@ export class Connection {
       if (ccOpen && paced) this.#appLimited = true;
       return undefined;
     }
+    if (plan.at(-1) === Level.Application) {
+      // RFC 9000 §8.2.1, §8.2.2: datagrams with PATH_CHALLENGE or PATH_RESPONSE are expanded
+      // to 1200 octets. PTO probes and silence probes are padded too: after a NAT rebinding
+      // they are what the peer first sees from our new address, and its 3× budget follows it.
+      const pathFrames = path.responses.length > 0 || (path.challengePending && path.nextChallengeAt <= now);
+      if (pathFrames || this.#padNextDatagram || appSp.probes > 0) padTarget = Math.max(padTarget, MIN_DATAGRAM_SIZE);
+      this.#padNextDatagram = false;
+    }
     if (padTarget > size) padTarget = size;
 
     const buf = Buffer.allocUnsafe(size);
@@ -1650,7 +1671,14 @@ export class Connection {
   #dcidFor(path: NetworkPath): Uint8Array | undefined {
     const remote = this.#remoteCids;
     if (!remote || !this.#peerCidKnown) return this.#initialDcid;
-    return remote.current(path.id)?.cid ?? remote.bind(path.id)?.cid;
+    const cid = remote.current(path.id)?.cid ?? remote.bind(path.id)?.cid;
+    if (cid !== undefined || this.role === 'client') return cid;
+    // Server on a path the peer moved to or from, with no fresh CID left: RFC 9000 §9.5 lets us
+    // keep using a current one (the peer changed address, we did not).
+    const active = remote.current(this.#active.id)?.cid;
+    if (active !== undefined) return active;
+    for (const e of remote.held()) if (e.used) return e.cid;
+    return undefined;
   }
 
   /**
@@ -1919,16 +1947,12 @@ export class Connection {
       path.responses.length = 0;
       return undefined;
     }
-    let dcid = this.#remoteCids?.current(path.id)?.cid ?? this.#remoteCids?.bind(path.id)?.cid;
+    const dcid = this.#dcidFor(path);
     if (dcid === undefined) {
-      // RFC 9000 §9.5: after a peer-initiated address change we may keep the active CID.
-      if (this.role === 'server') dcid = this.#dcidFor(this.#active);
-      if (dcid === undefined) {
-        if (path.validating && path.probing) this.#failPath(now, path, 'no-connection-id');
-        path.responses.length = 0;
-        path.challengePending = false;
-        return undefined;
-      }
+      // No CID to send with (RFC 9000 §9.5): this path cannot be validated now.
+      path.responses.length = 0;
+      if (path.validating) this.#failPath(now, path, 'no-connection-id');
+      return undefined;
     }
     const size = Math.min(Math.max(MIN_DATAGRAM_SIZE, path.mtu), budget, MIN_DATAGRAM_SIZE);
     const buf = Buffer.allocUnsafe(Math.max(size, 64));
@@ -2105,7 +2129,14 @@ export class Connection {
       default:
         break;
     }
-    let t = Math.min(this.#idleDeadline, this.#lossTimer(), this.#pacingWakeAt, this.#keepAliveAt, this.#zeroRttDiscardAt);
+    let t = Math.min(
+      this.#idleDeadline,
+      this.#lossTimer(),
+      this.#pacingWakeAt,
+      this.#keepAliveAt,
+      this.#zeroRttDiscardAt,
+      this.#silenceProbeAt,
+    );
     if (this.#active.amplificationBudget() >= 64) {
       for (const sp of this.#spaces) {
         if (sp.discarded) continue;
@@ -2122,6 +2153,28 @@ export class Connection {
     const mtud = this.#active.mtud.timeout();
     if (mtud < t && this.#handshakeConfirmed) t = mtud;
     return t;
+  }
+
+  /** The deadlines behind pollTimeout() (diagnostics: which timer is due). */
+  timers(): Record<string, number> {
+    const out: Record<string, number> = {
+      idle: this.#idleDeadline,
+      loss: this.#lossTimer(),
+      pacing: this.#pacingWakeAt,
+      keepAlive: this.#keepAliveAt,
+      zeroRttDiscard: this.#zeroRttDiscardAt,
+      close: this.#closeDeadline,
+      mtud: this.#active.mtud.timeout(),
+      prevKeys: this.#oneRtt?.prevReadDiscardAt ?? NEVER,
+    };
+    for (const sp of this.#spaces) out[`ack${sp.space}`] = sp.ack.ackDeadline(sp.space === Space.Application ? this.config.maxAckDelay : 0);
+    for (const p of this.#paths) {
+      out[`path${p.id}.validation`] = p.validationDeadline;
+      out[`path${p.id}.challenge`] = p.challengePending ? NEVER : p.nextChallengeAt;
+      out[`path${p.id}.state`] =
+        (p === this.#active ? 1 : 0) + (p.validated ? 2 : 0) + (p.challengePending ? 4 : 0) + (p.validating ? 8 : 0);
+    }
+    return out;
   }
 
   handleTimeout(now: Instant): void {
@@ -2144,6 +2197,19 @@ export class Connection {
     if (this.#keepAliveAt <= now) {
       this.#pingPending = true;
       this.#keepAliveAt = now + this.config.keepAliveInterval;
+    }
+    if (this.#silenceProbeAt <= now) {
+      this.#silenceProbeAt = NEVER;
+      if (this.streams.stats().openStreams > 0 && this.#silenceProbes < 30) {
+        this.#pingPending = true;
+        // Padded to 1200 octets: if our address changed, the peer may answer 3× that at once
+        // instead of being held to 3× a tiny PING until validation (RFC 9000 §8.1, §9.3.1).
+        this.#padNextDatagram = true;
+        this.#silenceProbes++;
+        // A fixed interval (not the PTO's backoff): a peer that lost track of our address can
+        // only find us through these.
+        this.#silenceProbeAt = now + this.#currentPto();
+      }
     }
     if (this.#zeroRttDiscardAt <= now) {
       this.#keys[Level.EarlyData]!.read = undefined;
@@ -2294,6 +2360,8 @@ export class Connection {
 
   #addPath(path: Path, now: Instant): NetworkPath {
     const p = new NetworkPath(this.#nextPathId++, path, now, this.#pathOptions());
+    // Only servers answer possibly spoofed addresses (RFC 9000 §8.1, §9.3.1).
+    p.amplificationLimited = this.role === 'server';
     this.#paths.push(p);
     return p;
   }
@@ -2329,7 +2397,13 @@ export class Connection {
     p.endValidation();
     this.#paths.splice(i, 1);
     if (this.#fallback === p) this.#fallback = undefined;
-    this.#remoteCids?.release(p.id);
+    // Retire the path's CID, unless the active path needs it (the peer may not have sent a
+    // replacement yet; RFC 9000 §9.5 lets a server keep using it after a peer address change).
+    const remote = this.#remoteCids;
+    if (remote && this.role === 'server' && !remote.current(this.#active.id) && !remote.bind(this.#active.id)) {
+      remote.move(p.id, this.#active.id);
+    }
+    remote?.release(p.id);
     this.#qlogEvent(now, 'transport:path_removed', { path_id: p.id, reason });
   }
 
@@ -2429,8 +2503,15 @@ export class Connection {
       // RFC 9000 §9.3: validate the new peer address; §9.3.3: and the old path too.
       if (!p.validated && !p.validating) this.#startPathValidation(now, p);
       if (prev.validated && !prev.validating) this.#startPathValidation(now, prev);
-      // RFC 9000 §9.5: a fresh CID on the new path when the peer supplied one.
-      if (this.#remoteCids && !this.#remoteCids.current(p.id)) this.#remoteCids.bind(p.id);
+      // RFC 9000 §9.5: a fresh CID on the new path when the peer supplied one, else keep ours.
+      this.#ensureActiveCid();
+      // What is in flight towards the old address most likely dies at a stale NAT binding: send
+      // it again on the new path now instead of after a PTO, without a congestion reaction
+      // (those losses say nothing about the new path, RFC 9000 §9.4).
+      for (const pkt of this.#loss.drainUnacked(Space.Application, (x) => x.pathId === prev.id)) {
+        if (pkt.inFlight) prev.cc.discard(pkt.size);
+        this.#requeueRecords(pkt.frames);
+      }
       this.#emit({ type: 'peer-migrated', pathId: p.id, from, to });
     } else {
       // Our own move: retire the old path's CID (RFC 9000 §9.5) and the handshake CID after
@@ -2452,6 +2533,15 @@ export class Connection {
       smoothed_rtt: p.rtt.smoothed / 1000,
       mtu: p.mtu,
     });
+  }
+
+  /** Server: the active path always has a CID — a fresh one, or one moved from another path. */
+  #ensureActiveCid(): void {
+    const remote = this.#remoteCids;
+    const id = this.#active.id;
+    if (!remote || remote.current(id) || remote.bind(id)) return;
+    const donors = [this.#fallback, ...this.#paths].filter((p): p is NetworkPath => p !== undefined && p.id !== id);
+    for (const d of donors) if (remote.move(d.id, id)) return;
   }
 
   /** Paths whose CID the peer retired via retire_prior_to move to fresh CIDs. */

@@ -49,7 +49,7 @@ export class QuicError extends Error {
   }
 
   /** `x instanceof QuicError` (or a subclass) holds for errors of any copy of the package. */
-  static [Symbol.hasInstance](x: unknown): boolean {
+  static override [Symbol.hasInstance](x: unknown): boolean {
     if (nativeHasInstance.call(this, x)) return true;
     if (!isQuicError(x)) return false;
     return this === QuicError || (x as Error).name === this.name;
@@ -245,7 +245,7 @@ export function closeInfoToOperationError(info: CloseInfo | undefined): QuicErro
 export function fromCoreError(e: unknown): unknown {
   if (isQuicError(e)) return e;
   if (e instanceof Error && typeof (e as { code?: unknown }).code === 'string') {
-    const code = (e as { code: string }).code;
+    const code = (e as unknown as { code: string }).code;
     if (e.name === 'StreamUsageError') return new QuicStreamUsageError(code, e.message, e);
     if (code === QuicErrorCode.CONNECTION_CLOSED) return new QuicConnectionClosedError(e.message);
     return new QuicMigrationError(code, e.message, e);

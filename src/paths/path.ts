@@ -48,8 +48,13 @@ export class NetworkPath implements Path {
   readonly id: number;
   readonly local: SocketAddress;
   readonly remote: SocketAddress;
-  /** Peer address validated (RFC 9000 §8): lifts the amplification limit. */
+  /** Peer address validated (RFC 9000 §8, §8.2): lifts the amplification limit, allows migration. */
   validated = false;
+  /**
+   * Sends are limited to 3× what was received until validation (RFC 9000 §8.1, §9.3.1). Only a
+   * server limits itself: it answers addresses a client might have spoofed.
+   */
+  amplificationLimited = false;
   /** Bytes received from / sent to this path while unvalidated (RFC 9000 §8.1). */
   bytesReceived = 0;
   bytesSent = 0;
@@ -117,21 +122,21 @@ export class NetworkPath implements Path {
    * Infinity once validated.
    */
   amplificationBudget(): number {
-    if (this.validated) return Number.POSITIVE_INFINITY;
+    if (this.validated || !this.amplificationLimited) return Number.POSITIVE_INFINITY;
     return Math.max(0, AMPLIFICATION_FACTOR * this.bytesReceived - this.bytesSent);
   }
 
   onDatagramReceived(size: number, now: Instant): void {
     this.lastActivity = now;
     this.totalBytesReceived += size;
-    if (!this.validated) this.bytesReceived += size;
+    this.bytesReceived += size;
   }
 
   onDatagramSent(size: number, now: Instant): void {
     this.lastActivity = now;
     this.totalBytesSent += size;
     this.packetsSent++;
-    if (!this.validated) this.bytesSent += size;
+    this.bytesSent += size;
   }
 
   /** Starts (or restarts) validation: a challenge goes out and the attempt ends at `deadline`. */

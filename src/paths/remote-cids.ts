@@ -276,6 +276,20 @@ export class RemoteCids {
     return fresh;
   }
 
+  /**
+   * Hands `fromPathId`'s CID to `toPathId` (which must have none): after the peer's address
+   * changed we may keep sending with the current CID to its new address (RFC 9000 §9.5) when it
+   * supplied no fresh one. The old path is left without a CID.
+   */
+  move(fromPathId: number, toPathId: number): RemoteCidBinding | undefined {
+    const e = this.#paths.get(fromPathId);
+    if (!e || this.#paths.has(toPathId)) return this.#paths.get(toPathId);
+    this.#paths.delete(fromPathId);
+    e.pathId = toPathId;
+    this.#paths.set(toPathId, e);
+    return e;
+  }
+
   /** The path is gone: retire its CID (RFC 9000 §5.1.2 SHOULD). */
   release(pathId: number): void {
     const e = this.#paths.get(pathId);

@@ -479,7 +479,6 @@ export class LossDetection<F> {
     if (s.largestAcked < 0) return { lost, persistentCongestionPaths: EMPTY_PATHS };
     // RFC 9002 §6.1.2: max(kTimeThreshold·max(smoothed_rtt, latest_rtt), kGranularity).
     const lossDelay = Math.max(K_TIME_THRESHOLD * Math.max(rtt.latest, rtt.smoothed), K_GRANULARITY);
-    const lostSendTime = now - lossDelay;
     const breaks = this.#breaks;
     breaks.length = 0;
     let i = this.#find(s, s.head);
@@ -489,7 +488,8 @@ export class LossDetection<F> {
       const p = s.pkts[i]!;
       if (p.pn > s.largestAcked) break;
       // RFC 9002 §6.1: lost if sent kPacketThreshold before an acknowledged packet, or long enough ago.
-      if (p.timeSent <= lostSendTime || s.largestAcked >= p.pn + K_PACKET_THRESHOLD) {
+      // (Compare with the same sum the timer uses, so float rounding cannot arm a past timer.)
+      if (p.timeSent + lossDelay <= now || s.largestAcked >= p.pn + K_PACKET_THRESHOLD) {
         breaks.push(prev >= 0 && this.#ackedBetween(s, prev, i));
         lost.push(this.#kill(s, i, GONE));
         prev = i;

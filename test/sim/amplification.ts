@@ -51,8 +51,15 @@ export class AmplificationChecker implements HostMonitor {
     const c = this.#pair(local, remote);
     c.sent += size;
     // RFC 9000 §8.1: before validation, sent ≤ 3 × received.
-    if (c.sent > this.factor * c.received && !this.#isValidated(local, remote)) {
-      this.violations.push({ time: now, local, remote, received: c.received, sent: c.sent, size });
+    if (c.sent > this.factor * c.received) {
+      if (!this.#isValidated(local, remote)) {
+        this.violations.push({ time: now, local, remote, received: c.received, sent: c.sent, size });
+      } else {
+        // Validated: the limit starts over if the host later forgets the address (e.g. a NAT
+        // reuses a port long after the server evicted that path).
+        c.sent = 0;
+        c.received = 0;
+      }
     }
   }
 

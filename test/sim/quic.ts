@@ -96,7 +96,12 @@ export class QuicSim {
 
   constructor(o: QuicSimOptions) {
     this.options = o;
-    this.sim = new Simulation({ seed: o.seed, ...(o.startTime !== undefined ? { startTime: o.startTime } : {}) });
+    // Any address pair (e.g. a NAT's next public IP) gets the main link's characteristics.
+    this.sim = new Simulation({
+      seed: o.seed,
+      defaultLink: { ...o.link },
+      ...(o.startTime !== undefined ? { startTime: o.startTime } : {}),
+    });
     const clientIp = o.clientIp ?? '10.0.0.1';
     const serverIp = o.serverIp ?? '10.0.0.2';
     this.serverAddress = { address: serverIp, port: o.serverPort ?? 4433 };
