@@ -2489,10 +2489,17 @@ export class Connection {
     if (prev.validated) this.#fallback = prev;
     const change = classifyPathChange(prev, p);
     if (!p.everActive) {
+      const before = { congestion_window: prev.cc.window, smoothed_rtt: prev.rtt.smoothed / 1000, mtu: prev.mtu };
       p.inheritRecovery(prev, change);
       p.ecn.adoptBaseline(prev.ecn);
       if (this.#peerParams) p.mtud.maxProbe = Math.min(this.config.maxUdpPayloadSize, this.#peerParams.maxUdpPayloadSize);
-      this.#qlogEvent(now, 'recovery:parameters_reset', { path_id: p.id, change, kept_congestion_state: change === 'port' });
+      this.#qlogEvent(now, 'recovery:parameters_reset', {
+        path_id: p.id,
+        change,
+        kept_congestion_state: change === 'port',
+        previous: before,
+        current: { congestion_window: p.cc.window, smoothed_rtt: p.rtt.smoothed / 1000, mtu: p.mtu },
+      });
     }
     p.everActive = true;
     this.#active = p;
@@ -2502,7 +2509,8 @@ export class Connection {
     if (cause === 'peer') {
       // RFC 9000 §9.3: validate the new peer address; §9.3.3: and the old path too.
       if (!p.validated && !p.validating) this.#startPathValidation(now, p);
-      if (prev.validated && !prev.validating) this.#startPathValidation(now, prev);
+      // (Not after a move to our preferred address: that migration is the client's intent.)
+      if (prev.validated && !prev.validating && sameAddress(prev.local, p.local)) this.#startPathValidation(now, prev);
       // RFC 9000 §9.5: a fresh CID on the new path when the peer supplied one, else keep ours.
       this.#ensureActiveCid();
       // What is in flight towards the old address most likely dies at a stale NAT binding: send

@@ -36,6 +36,18 @@ export class StreamLimitError extends Error {
 
 const EMPTY = new Uint8Array(0);
 
+const FRESH_CHUNKS: unique symbol = Symbol('feather-quic.freshChunks');
+
+/** Marks a body whose chunks are fresh buffers nobody else holds: they are sent without a copy. */
+export function markFreshChunks<T extends object>(body: T): T {
+  (body as { [FRESH_CHUNKS]?: boolean })[FRESH_CHUNKS] = true;
+  return body;
+}
+
+export function hasFreshChunks(body: unknown): boolean {
+  return typeof body === 'object' && body !== null && (body as { [FRESH_CHUNKS]?: boolean })[FRESH_CHUNKS] === true;
+}
+
 export class QuicStreamTransport implements H3Transport, StreamEventSink {
   readonly role: 'client' | 'server';
   readonly connection: QuicConnection;
