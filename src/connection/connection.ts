@@ -1731,8 +1731,9 @@ export class Connection {
     const records = new SentRecords();
     let ackEliciting = false;
 
-    // ACK first (RFC 9000 §13.2): every packet may carry one; 0-RTT packets cannot.
-    if (level !== Level.EarlyData && sp.ack.ackPending) {
+    // ACK first (RFC 9000 §13.2): every packet may carry one; 0-RTT packets cannot. Packets
+    // that were not ack-eliciting are only acknowledged along with ones that are (§13.2.1).
+    if (level !== Level.EarlyData && sp.ack.ackElicitingPending) {
       const exp = space === Space.Application ? this.config.ackDelayExponent : 0;
       const ack = sp.ack.buildAck(now, exp);
       if (ack !== undefined) {

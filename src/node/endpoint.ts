@@ -142,6 +142,8 @@ interface BoundSocket {
 
 const errorChannel = diagnostics.channel('feather-quic:endpoint:error');
 const DEFAULT_BUFFER = 4 * 1024 * 1024;
+/** max_udp_payload_size on endpoints bound only to loopback addresses. */
+export const LOOPBACK_MAX_UDP_PAYLOAD = 16384;
 /** Datagrams sent per pump before yielding to the event loop. */
 const MAX_BURST = 256;
 
@@ -212,6 +214,11 @@ export class QuicEndpoint implements AsyncIterable<QuicConnection> {
     for (const s of sockets) this.#attach(s);
     const transport: Partial<TransportConfig> = { ...options.transport };
     if (options.idleTimeout !== undefined) transport.maxIdleTimeout = options.idleTimeout * 1000;
+    // Loopback's MTU is 64 KiB: let DPLPMTUD find large datagrams (each size is validated by a
+    // probe before use), as per-packet costs dominate. Only when every socket is on loopback.
+    if (transport.maxUdpPayloadSize === undefined && sockets.every((s) => isLoopback(s.local.address))) {
+      transport.maxUdpPayloadSize = LOOPBACK_MAX_UDP_PAYLOAD;
+    }
     const keyLog = this.#keyLog;
     const core: EndpointOptions = {
       wallClock: this.#wallClock,
@@ -687,6 +694,10 @@ export class QuicEndpoint implements AsyncIterable<QuicConnection> {
     this.#stats.coreErrors++;
     if (errorChannel.hasSubscribers) errorChannel.publish({ endpoint: this, error: e });
   }
+}
+
+function isLoopback(ip: string): boolean {
+  return ip.startsWith('127.') || ip === '::1' || ip.startsWith('::ffff:127.');
 }
 
 async function bindSocket(requested: SocketAddress, o: QuicEndpointOptions): Promise<BoundSocket> {

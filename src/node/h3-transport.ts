@@ -6,7 +6,7 @@
 import type { CloseInfo } from '../connection/events.js';
 import type { H3Transport } from '../h3/transport.js';
 import type { QuicConnection, StreamEvent, StreamEventSink } from './connection.js';
-import { closeInfoToOperationError, type QuicError } from './errors.js';
+import { closeInfoToOperationError, QuicConnectionClosedError, type QuicError, QuicStreamUsageError } from './errors.js';
 import { type Deferred, deferred } from './util.js';
 
 /** What the transport feeds: H3Connection or HqInteropConnection plus the runtime glue. */
@@ -78,7 +78,7 @@ export class QuicStreamTransport implements H3Transport, StreamEventSink {
   // ------------------------------------------------------------------ H3Transport
 
   openStream(bidi: boolean): number {
-    if (this.#closed) throw this.#error ?? new Error('connection closed');
+    if (this.#closed) throw this.#error ?? new QuicConnectionClosedError();
     const id = this.connection.core.openStream(bidi);
     if (id === undefined) throw new StreamLimitError();
     return id;
@@ -272,7 +272,7 @@ export class QuicStreamTransport implements H3Transport, StreamEventSink {
     const q = this.#queues.get(id);
     if (!q) return;
     this.#queues.delete(id);
-    const e = err ?? new Error(`stream ${id} can no longer be written`);
+    const e = err ?? new QuicStreamUsageError('ERR_QUIC_STREAM_RESET', `stream ${id} can no longer be written`);
     for (const d of q.drained) d.reject(e);
   }
 }

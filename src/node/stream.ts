@@ -54,8 +54,11 @@ export class QuicStream {
   #wc: WritableStreamDefaultController | undefined;
   #readDone: boolean;
   #writeDone: boolean;
+  /** What the readable / writable report (local aborts included). */
   #readError: QuicError | undefined;
   #writeError: QuicError | undefined;
+  /** The first error from the peer or the connection: `closed` rejects with it. */
+  #closeError: QuicError | undefined;
   #writeWait: Deferred<void> | undefined;
   #settled = false;
 
@@ -173,7 +176,10 @@ export class QuicStream {
     } catch {
       // Connection already closed: nothing to tell the peer.
     }
-    if (errorReadable) this.#rc?.error(new QuicStreamResetError(this.id, code, 'stop-sending', false));
+    if (errorReadable) {
+      this.#readError = new QuicStreamResetError(this.id, code, 'stop-sending', false);
+      this.#rc?.error(this.#readError);
+    }
     this.#settle();
   }
 
@@ -181,6 +187,7 @@ export class QuicStream {
     if (this.#readDone) return;
     this.#readDone = true;
     this.#readError = err;
+    this.#closeError ??= err;
     this.#rc?.error(err);
     this.#settle();
   }
@@ -241,7 +248,10 @@ export class QuicStream {
       // Connection already closed.
     }
     const err = new QuicStreamResetError(this.id, code, 'reset', false);
-    if (errorWritable) this.#wc?.error(err);
+    if (errorWritable) {
+      this.#writeError = err;
+      this.#wc?.error(err);
+    }
     this.#rejectWriteWait(err);
     this.#settle();
   }
@@ -293,6 +303,7 @@ export class QuicStream {
     if (this.#writeDone) return;
     this.#writeDone = true;
     this.#writeError = err;
+    this.#closeError ??= err;
     this.#wc?.error(err);
     this.#rejectWriteWait(err);
     this.#settle();
@@ -301,7 +312,7 @@ export class QuicStream {
   #settle(): void {
     if (this.#settled || !this.#readDone || !this.#writeDone) return;
     this.#settled = true;
-    const err = this.#readError ?? this.#writeError;
+    const err = this.#closeError;
     if (err) this.#closed.reject(err);
     else this.#closed.resolve();
     this.#host.forgetStream(this.id);

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { SeededRandom } from '../../src/common/random.js';
-import { QuicEndpoint, type QuicEndpointOptions, type QuicServerOptions } from '../../src/node/index.js';
+import { type QuicConnection, QuicEndpoint, type QuicEndpointOptions, type QuicServerOptions } from '../../src/node/index.js';
 
 const certDir = new URL('../../../test/fixtures/certs/', import.meta.url);
 const pem = (name: string): string => readFileSync(new URL(name, certDir), 'utf8');
@@ -88,4 +88,51 @@ export function within<T>(ms: number, p: Promise<T>, what = 'operation'): Promis
 
 export function nextEvent<T = unknown>(target: EventTarget, type: string): Promise<CustomEvent<T>> {
   return new Promise((resolve) => target.addEventListener(type, (e) => resolve(e as CustomEvent<T>), { once: true }));
+}
+
+/**
+ * Download service: every bidirectional stream carries a request `<size>` (decimal ASCII, then
+ * FIN); the server answers with `payload(size, seed)` streamed in 64 KiB chunks.
+ */
+export function serveDownloads(server: QuicEndpoint, seed = 7): void {
+  void (async () => {
+    for await (const conn of server) {
+      void (async () => {
+        for await (const s of conn.incomingStreams) {
+          void (async () => {
+            const req = await readAll(s.readable);
+            const size = Number(new TextDecoder().decode(req));
+            const data = payload(size, seed);
+            await writeAll(s.writable, data);
+          })().catch(() => {});
+        }
+      })().catch(() => {});
+    }
+  })();
+}
+
+/** Requests `size` octets on a new stream; returns the readable side. */
+export async function requestDownload(conn: QuicConnection, size: number): Promise<ReadableStream<Uint8Array>> {
+  const s = await conn.openStream();
+  const w = s.writable.getWriter();
+  await w.write(new TextEncoder().encode(String(size)));
+  await w.close();
+  return s.readable;
+}
+
+/** Echo service: every bidirectional stream is piped back. */
+export function serveEcho(server: QuicEndpoint): void {
+  void (async () => {
+    for await (const conn of server) {
+      void (async () => {
+        for await (const s of conn.incomingStreams) void s.readable.pipeTo(s.writable).catch(() => {});
+      })().catch(() => {});
+    }
+  })();
+}
+
+export async function echo(conn: QuicConnection, data: Uint8Array): Promise<Uint8Array> {
+  const s = await conn.openStream();
+  const [, back] = await Promise.all([writeAll(s.writable, data), readAll(s.readable)]);
+  return back;
 }

@@ -5,11 +5,16 @@ import { Events, Payload, type QuicSim, StreamReader, StreamWriter } from './qui
 
 export interface DownloadResult {
   readonly bytes: number;
+  /** When the server started sending the response (its stream opened). */
+  readonly serverStartedAt: number;
   readonly expected: string;
   readonly received: string | undefined;
   readonly startedAt: number;
   readonly finishedAt: number;
 }
+
+/** When the server began each response, by stream ID (for goodput measured from the first byte sent). */
+export const responseStarts = new Map<number, number>();
 
 /** Serves downloads: every client bidi stream gets `size` bytes of the payload. */
 export function serveDownloads(q: QuicSim, payload: Payload): void {
@@ -23,6 +28,7 @@ export function serveDownloads(q: QuicSim, payload: Payload): void {
       if (!ev) events.set(conn, (ev = new Events(conn)));
       for (const e of ev.drain()) {
         if (e.type === 'stream-opened' && (e.id & 3) === 0) {
+          responseStarts.set(e.id, q.now);
           const w = new StreamWriter(conn, e.id, payload);
           ws.set(e.id, w);
         } else if (e.type === 'stream-readable') {
@@ -53,6 +59,8 @@ export function startDownload(q: QuicSim, conn: Connection, payload: Payload): {
   return {
     reader,
     result: () =>
-      reader.finished ? { bytes: reader.received, expected, received: reader.digest, startedAt, finishedAt } : undefined,
+      reader.finished
+        ? { bytes: reader.received, expected, received: reader.digest, startedAt, finishedAt, serverStartedAt: responseStarts.get(id) ?? startedAt }
+        : undefined,
   };
 }
