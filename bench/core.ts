@@ -17,8 +17,18 @@ export function runCoreBench(mib = 64, cc: 'cubic' | 'newreno' = 'cubic'): CoreB
   const q = new QuicSim({
     seed: 1,
     link: { delay: 500, rateBps: 10e9, queueBytes: 64 * 1024 * 1024 },
-    serverTransport: { congestionControl: cc, initialMaxData: 64 << 20, maxConnectionWindow: 256 << 20, maxStreamWindow: 256 << 20 },
-    clientTransport: { initialMaxData: 64 << 20, initialMaxStreamDataBidiLocal: 32 << 20, maxConnectionWindow: 256 << 20, maxStreamWindow: 256 << 20 },
+    serverTransport: {
+      congestionControl: cc,
+      initialMaxData: 64 << 20,
+      maxConnectionWindow: 256 << 20,
+      maxStreamWindow: 256 << 20,
+    },
+    clientTransport: {
+      initialMaxData: 64 << 20,
+      initialMaxStreamDataBidiLocal: 32 << 20,
+      maxConnectionWindow: 256 << 20,
+      maxStreamWindow: 256 << 20,
+    },
     checkAmplification: false,
   });
   const payload = new Payload(size);

@@ -58,7 +58,8 @@ export function natRebinding(): SwitchResult {
   let t0 = 0;
   q.sim.onDatagram((e) => {
     if (e.src.port === 4433 && e.kind === 'deliver') log.push({ t: e.time, bytes: e.size });
-    if (e.src.port === 4433 && e.kind === 'send' && t0 > 0 && firstToNew === 0 && e.dst.port !== oldPort) firstToNew = e.time;
+    if (e.src.port === 4433 && e.kind === 'send' && t0 > 0 && firstToNew === 0 && e.dst.port !== oldPort)
+      firstToNew = e.time;
   });
   q.runUntil(() => d.reader.received > 5_000_000);
   oldPort = q.nat!.mappings[0]!.public.port;
@@ -71,9 +72,13 @@ export function natRebinding(): SwitchResult {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const fmt = (xs: number[]): string => xs.map((x) => x.toFixed(1)).join(' ');
   const m = clientMigrate();
-  console.log(`client migrate(): ${m.switchOverMs.toFixed(1)} ms from the call to the first data on the new path`);
+  console.log(
+    `client migrate(): ${m.switchOverMs.toFixed(1)} ms from the call to the first data on the new path`,
+  );
   console.log(`  goodput Mbit/s per 100 ms, -500..+500 ms around the call: ${fmt(m.goodputMbps)}`);
   const n = natRebinding();
-  console.log(`NAT rebinding: ${n.switchOverMs.toFixed(1)} ms from the rebinding to the server's first packet to the new address`);
+  console.log(
+    `NAT rebinding: ${n.switchOverMs.toFixed(1)} ms from the rebinding to the server's first packet to the new address`,
+  );
   console.log(`  goodput Mbit/s per 100 ms, -500..+500 ms around the rebinding: ${fmt(n.goodputMbps)}`);
 }

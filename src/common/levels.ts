@@ -20,7 +20,11 @@ export const Space = {
 export type Space = (typeof Space)[keyof typeof Space];
 
 export function spaceOfLevel(level: Level): Space {
-  return level === Level.Initial ? Space.Initial : level === Level.Handshake ? Space.Handshake : Space.Application;
+  return level === Level.Initial
+    ? Space.Initial
+    : level === Level.Handshake
+      ? Space.Handshake
+      : Space.Application;
 }
 
 export const levelNames = ['initial', 'early_data', 'handshake', 'application'] as const;

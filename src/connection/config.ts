@@ -92,7 +92,8 @@ export const defaultTransportConfig: Readonly<TransportConfig> = Object.freeze({
 export function resolveTransportConfig(partial: Partial<TransportConfig> | undefined): TransportConfig {
   const c = { ...defaultTransportConfig, ...(partial ?? {}) };
   if (c.initialMtu < 1200) throw new RangeError('initialMtu must be at least 1200 (RFC 9000 §14)');
-  if (c.maxUdpPayloadSize < 1200) throw new RangeError('maxUdpPayloadSize must be at least 1200 (RFC 9000 §18.2)');
+  if (c.maxUdpPayloadSize < 1200)
+    throw new RangeError('maxUdpPayloadSize must be at least 1200 (RFC 9000 §18.2)');
   if (c.activeConnectionIdLimit < 2) throw new RangeError('activeConnectionIdLimit must be at least 2');
   if (c.ackDelayExponent > 20) throw new RangeError('ackDelayExponent must be at most 20');
   if (c.maxAckDelay >= seconds(16.384)) throw new RangeError('maxAckDelay must be below 2^14 ms');

@@ -5,33 +5,33 @@
 // are polled in this order after every input: pollTransmit(now) until undefined, pollTimeout(),
 // pollEndpointEvent() until undefined, pollEvent() until undefined. Time is explicit (µs); every
 // datagram in and out carries its path. Nothing here touches sockets, timers or the wall clock.
-import { type Path, type SocketAddress, addressFamily, sameAddress, samePath } from '../common/addr.js';
+import { addressFamily, type Path, type SocketAddress, sameAddress } from '../common/addr.js';
 import { equalBytes } from '../common/bytes.js';
 import { TransportError, TransportErrorCode, toTransportError } from '../common/errors.js';
 import { Level, type Role, Space, spaceOfLevel } from '../common/levels.js';
 import type { QlogSink } from '../common/qlog.js';
 import type { Random } from '../common/random.js';
-import { type Duration, type Instant, NEVER, ms } from '../common/time.js';
+import { type Duration, type Instant, ms, NEVER } from '../common/time.js';
 import type { Ecn, Transmit } from '../common/transmit.js';
 import type { ConnectionIdGenerator } from '../endpoint/cid-generator.js';
+import { LocalCids } from '../paths/local-cids.js';
+import { classifyPathChange, MIN_DATAGRAM_SIZE, NetworkPath } from '../paths/path.js';
+import { RemoteCids } from '../paths/remote-cids.js';
 import { AEAD_TAG_LENGTH } from '../protection/aead.js';
 import type { CipherSuite } from '../protection/cipher-suites.js';
 import { deriveInitialKeys } from '../protection/initial.js';
 import { protectPacket, type ReceiveKeys, unprotectPacket } from '../protection/packet.js';
 import { derivePacketKeys, type PacketKeys } from '../protection/packet-keys.js';
 import { decodeRetryPacket, verifyRetryIntegrity } from '../protection/retry.js';
-import { LocalCids } from '../paths/local-cids.js';
-import { classifyPathChange, MIN_DATAGRAM_SIZE, NetworkPath } from '../paths/path.js';
-import { RemoteCids } from '../paths/remote-cids.js';
 import { LossDetection, type SentPacket } from '../recovery/loss-detection.js';
 import type { RttEstimator } from '../recovery/rtt.js';
 import { Reassembler } from '../streams/reassembler.js';
 import { SendBuffer } from '../streams/send-buffer.js';
 import { type StreamEvent, StreamManager } from '../streams/stream-manager.js';
 import type { TlsSession } from '../tls/session.js';
-import { BufferReader } from '../wire/reader.js';
-import { BufferWriter } from '../wire/writer.js';
+import { isAckEliciting, isFrameAllowed, isProbing } from '../wire/frame-rules.js';
 import {
+  ackFrameLength,
   cryptoFrameHeaderLength,
   decodeFrameBody,
   encodeFrame,
@@ -39,10 +39,8 @@ import {
   FrameType,
   readFrameType,
   writeAckFrame,
-  ackFrameLength,
   writeCryptoFrameHeader,
 } from '../wire/frames.js';
-import { isAckEliciting, isFrameAllowed, isProbing } from '../wire/frame-rules.js';
 import {
   type LongHeader,
   type PacketHeader,
@@ -53,6 +51,7 @@ import {
   writeShortHeader,
 } from '../wire/header.js';
 import { packetNumberLength } from '../wire/packet-number.js';
+import { BufferReader } from '../wire/reader.js';
 import {
   decodeTransportParameters,
   defaultTransportParameters,
@@ -62,10 +61,11 @@ import {
 } from '../wire/transport-params.js';
 import { decodeVersionNegotiation } from '../wire/version-negotiation.js';
 import { QUIC_V1, QUIC_V2 } from '../wire/versions.js';
+import { BufferWriter } from '../wire/writer.js';
+import { AckTracker } from './ack-tracker.js';
 import type { TransportConfig } from './config.js';
 import type { CloseInfo, ConnectionEvent, EndpointEvent, PathEventReason } from './events.js';
-import { OneRttKeys, type LevelKeys } from './keys.js';
-import { AckTracker } from './ack-tracker.js';
+import { type LevelKeys, OneRttKeys } from './keys.js';
 import { SentRecords } from './sent-records.js';
 import { encodeSessionTicket } from './session-ticket.js';
 
@@ -197,9 +197,7 @@ const MAX_BUFFERED_PACKETS = 16;
 const MAX_CRYPTO_BUFFER = 64 * 1024;
 /** Packets of one key phase before we start a key update ahead of the AEAD limit (RFC 9001 §6.6). */
 const KEY_UPDATE_MARGIN = 1 << 16;
-const PACKET_THRESHOLD_FOR_AMPLIFICATION = 3;
 const EMPTY = new Uint8Array(0);
-const kGranularity = ms(1);
 
 const PACKET_TYPE_OF_LEVEL: readonly PacketType[] = ['initial', '0rtt', 'handshake', '1rtt'];
 
@@ -292,7 +290,6 @@ export class Connection {
   #silenceProbes = 0;
   #padNextDatagram = false;
   #ackElicitingSinceReceive = false;
-  #lastReceiveTime: Instant;
 
   // --- control frames and closing ---
   #handshakeDonePending = false;
@@ -338,7 +335,6 @@ export class Connection {
     this.#qlog = options.qlog;
     this.#createTls = options.createTls;
     const now = options.now;
-    this.#lastReceiveTime = now;
     this.#handshakeRemote = options.path.remote;
 
     this.#initialScid = options.initialScid ?? options.cidGenerator.generate();
@@ -412,7 +408,10 @@ export class Connection {
         ? this.#negotiateTransportParameters(compatible)
         : encodeTransportParameters(this.#localParams, { role: this.role, greaseRandom: this.#random }),
     );
-    this.#qlogEvent(now, 'transport:parameters_set', { owner: 'local', ...this.#qlogParams(this.#localParams) });
+    this.#qlogEvent(now, 'transport:parameters_set', {
+      owner: 'local',
+      ...this.#qlogParams(this.#localParams),
+    });
 
     if (this.role === 'client') {
       if (options.rememberedParameters) this.#applyRememberedParameters(options.rememberedParameters);
@@ -503,7 +502,14 @@ export class Connection {
     }));
   }
 
-  stats(): ConnectionStats & { rtt: number; minRtt: number; cwnd: number; bytesInFlight: number; mtu: number; cids: unknown } {
+  stats(): ConnectionStats & {
+    rtt: number;
+    minRtt: number;
+    cwnd: number;
+    bytesInFlight: number;
+    mtu: number;
+    cids: unknown;
+  } {
     const p = this.#active;
     return {
       ...this.#stats,
@@ -573,7 +579,8 @@ export class Connection {
 
   #pumpCidEvents(): void {
     for (let e = this.#localCids.pollEvent(); e !== undefined; e = this.#localCids.pollEvent()) {
-      if (e.type === 'issued') this.#endpointEvents.push({ type: 'cid-issued', cid: e.cid, resetToken: e.resetToken });
+      if (e.type === 'issued')
+        this.#endpointEvents.push({ type: 'cid-issued', cid: e.cid, resetToken: e.resetToken });
       else this.#endpointEvents.push({ type: 'cid-retired', cid: e.cid });
     }
     if (this.#state === 'closed' && !this.#drainedReported) {
@@ -603,7 +610,8 @@ export class Connection {
     if (this.#state === 'closing') {
       // RFC 9000 §10.2.1: answer with CONNECTION_CLOSE, rate-limited (1, 2, 4, 8... packets).
       this.#closingPacketsReceived++;
-      if ((this.#closingPacketsReceived & (this.#closingPacketsReceived - 1)) === 0) this.#closeSendPending = true;
+      if ((this.#closingPacketsReceived & (this.#closingPacketsReceived - 1)) === 0)
+        this.#closeSendPending = true;
       return;
     }
     const ctx: DatagramContext = { path: this.#findPath(path), counted: false, size: data.length };
@@ -645,7 +653,14 @@ export class Connection {
     this.#qlogEvent(now, 'transport:packet_dropped', { trigger });
   }
 
-  #handlePacket(now: Instant, path: Path, data: Uint8Array, hdr: PacketHeader, ecn: Ecn, ctx: DatagramContext): void {
+  #handlePacket(
+    now: Instant,
+    path: Path,
+    data: Uint8Array,
+    hdr: PacketHeader,
+    ecn: Ecn,
+    ctx: DatagramContext,
+  ): void {
     if (hdr.form === 'version-negotiation') {
       this.#onVersionNegotiation(now, data, hdr.start, hdr.packetEnd);
       return;
@@ -653,23 +668,36 @@ export class Connection {
     let level: Level;
     let initialKeys: PacketKeys | undefined;
     if (hdr.form === 'long') {
-      if (hdr.type === undefined) return this.#dropPacket(now, 'unsupported_version');
+      if (hdr.type === undefined) {
+        this.#dropPacket(now, 'unsupported_version');
+        return;
+      }
       if (hdr.type === 'retry') {
         this.#onRetry(now, data, hdr);
         return;
       }
-      level = hdr.type === 'initial' ? Level.Initial : hdr.type === 'handshake' ? Level.Handshake : Level.EarlyData;
+      level =
+        hdr.type === 'initial' ? Level.Initial : hdr.type === 'handshake' ? Level.Handshake : Level.EarlyData;
       if (hdr.version !== this.version) {
         initialKeys = this.#keysForOtherVersion(now, hdr);
-        if (initialKeys === undefined && hdr.version !== this.version) return this.#dropPacket(now, 'unexpected_version');
+        if (initialKeys === undefined && hdr.version !== this.version) {
+          this.#dropPacket(now, 'unexpected_version');
+          return;
+        }
       }
-      if (level === Level.EarlyData && this.role === 'client') return this.#dropPacket(now, 'unexpected_packet_type');
+      if (level === Level.EarlyData && this.role === 'client') {
+        this.#dropPacket(now, 'unexpected_packet_type');
+        return;
+      }
     } else {
       level = Level.Application;
     }
     const space = spaceOfLevel(level);
     const sp = this.#spaces[space]!;
-    if (sp.discarded) return this.#dropPacket(now, 'key_unavailable');
+    if (sp.discarded) {
+      this.#dropPacket(now, 'key_unavailable');
+      return;
+    }
 
     let keys: ReceiveKeys | undefined;
     if (initialKeys !== undefined) keys = initialKeys;
@@ -693,16 +721,25 @@ export class Connection {
     }
     if (u.reservedBits !== 0) {
       // RFC 9000 §17.2, §17.3.1: non-zero reserved bits after removing protection.
-      this.#closeWithError(now, new TransportError(TransportErrorCode.PROTOCOL_VIOLATION, 'reserved bits set'));
+      this.#closeWithError(
+        now,
+        new TransportError(TransportErrorCode.PROTOCOL_VIOLATION, 'reserved bits set'),
+      );
       return;
     }
     const pn = u.pn;
-    if (sp.ack.isDuplicate(pn)) return this.#dropPacket(now, 'duplicate');
+    if (sp.ack.isDuplicate(pn)) {
+      this.#dropPacket(now, 'duplicate');
+      return;
+    }
 
     let p = ctx.path;
     if (p === undefined) {
       // RFC 9000 §9: a client discards packets from server addresses it did not probe.
-      if (this.role === 'client') return this.#dropPacket(now, 'unknown_path');
+      if (this.role === 'client') {
+        this.#dropPacket(now, 'unknown_path');
+        return;
+      }
       p = this.#pathForIncoming(path, now);
       ctx.path = p;
     }
@@ -764,7 +801,6 @@ export class Connection {
       this.#afterApplicationPacket(now, p, pn, result);
     }
     // RFC 9000 §10.1: a processed packet restarts the idle timer.
-    this.#lastReceiveTime = now;
     this.#ackElicitingSinceReceive = false;
     this.#idleDeadline = now + this.#effectiveIdleTimeout();
   }
@@ -792,7 +828,8 @@ export class Connection {
   #keysForOtherVersion(now: Instant, hdr: LongHeader): PacketKeys | undefined {
     if (this.role === 'server') {
       // Compatible version negotiation (RFC 9368 §2.3): Initials in the client's first version.
-      if (hdr.type === 'initial' && this.#altInitial && hdr.version === this.#altInitial.version) return this.#altInitial.read;
+      if (hdr.type === 'initial' && this.#altInitial && hdr.version === this.#altInitial.version)
+        return this.#altInitial.read;
       return undefined;
     }
     // Client: the server answered in another version we offered (RFC 9368 §2.3, §4).
@@ -806,7 +843,10 @@ export class Connection {
       this.version = hdr.version;
       this.#versionNegotiated = true;
       this.#installInitialKeys(this.version, this.#initialDcid);
-      this.#qlogEvent(now, 'transport:version_information', { chosen_version: hex32(this.version), previous: hex32(previous) });
+      this.#qlogEvent(now, 'transport:version_information', {
+        chosen_version: hex32(this.version),
+        previous: hex32(previous),
+      });
       return this.#keys[Level.Initial]!.read;
     }
     return undefined;
@@ -815,7 +855,10 @@ export class Connection {
   #onFirstServerPacket(scid: Uint8Array): void {
     // RFC 9000 §7.2: the client switches to the server's SCID as DCID.
     this.#peerInitialScid = new Uint8Array(scid);
-    this.#remoteCids = new RemoteCids({ initialCid: this.#peerInitialScid, activeLimit: this.config.activeConnectionIdLimit });
+    this.#remoteCids = new RemoteCids({
+      initialCid: this.#peerInitialScid,
+      activeLimit: this.config.activeConnectionIdLimit,
+    });
     this.#remoteCids.bind(this.#active.id);
     this.#peerCidKnown = true;
   }
@@ -831,7 +874,8 @@ export class Connection {
     }
     // RFC 9000 §10.3.1: a datagram ending in a known stateless reset token.
     if (hdr.form === 'short' && this.#remoteCids && data.length >= 21) {
-      if (this.#remoteCids.matchesStatelessReset(data.subarray(data.length - 16))) this.#onStatelessReset(now);
+      if (this.#remoteCids.matchesStatelessReset(data.subarray(data.length - 16)))
+        this.#onStatelessReset(now);
     }
   }
 
@@ -849,7 +893,11 @@ export class Connection {
       k.awaitingAckOfUpdate = true;
       this.#stats.keyUpdates++;
       this.#emit({ type: 'key-update', phase: k.generation, initiator: 'remote' });
-      this.#qlogEvent(now, 'security:key_updated', { key_type: '1rtt', generation: k.generation, trigger: 'remote_update' });
+      this.#qlogEvent(now, 'security:key_updated', {
+        key_type: '1rtt',
+        generation: k.generation,
+        trigger: 'remote_update',
+      });
       return;
     }
     if (used === k.read) {
@@ -857,7 +905,8 @@ export class Connection {
       return;
     }
     // Previous keys: only valid for packets older than the current phase (RFC 9001 §6.4).
-    if (pn > k.firstReceivedPn) throw new TransportError(TransportErrorCode.KEY_UPDATE_ERROR, 'old keys after new');
+    if (pn > k.firstReceivedPn)
+      throw new TransportError(TransportErrorCode.KEY_UPDATE_ERROR, 'old keys after new');
   }
 
   /**
@@ -879,7 +928,10 @@ export class Connection {
         this.#altInitial = { version: this.version, read: k.client, write: k.server };
         this.version = chosen;
         this.#installInitialKeys(chosen, this.#initialDcid);
-        this.#localParams = { ...this.#localParams, versionInformation: { chosen, available: [...this.#supportedVersions] } };
+        this.#localParams = {
+          ...this.#localParams,
+          versionInformation: { chosen, available: [...this.#supportedVersions] },
+        };
       }
       return encodeTransportParameters(this.#localParams, { role: this.role, greaseRandom: this.#random });
     };
@@ -897,7 +949,10 @@ export class Connection {
     const pending = this.#buffered.splice(0);
     for (const b of pending) {
       if (this.#state !== 'handshake' && this.#state !== 'established') return;
-      const haveKeys = b.level === Level.Application ? this.#selector !== undefined : this.#keys[b.level]!.read !== undefined;
+      const haveKeys =
+        b.level === Level.Application
+          ? this.#selector !== undefined
+          : this.#keys[b.level]!.read !== undefined;
       if (!haveKeys) {
         this.#buffered.push(b);
         continue;
@@ -913,7 +968,8 @@ export class Connection {
     try {
       vn = decodeVersionNegotiation(data.subarray(start, end));
     } catch {
-      return this.#dropPacket(now, 'invalid_version_negotiation');
+      this.#dropPacket(now, 'invalid_version_negotiation');
+      return;
     }
     // RFC 9000 §6.2: ignore a VN that echoes other CIDs or lists the version we chose.
     if (!equalBytes(vn.dcid, this.#initialScid) || !equalBytes(vn.scid, this.#initialDcid)) return;
@@ -936,24 +992,41 @@ export class Connection {
     this.version = next;
     this.#versionNegotiated = true;
     this.#receivedVersionNegotiation = true;
-    this.#localParams = { ...this.#localParams, versionInformation: { chosen: next, available: [...this.#supportedVersions] } };
+    this.#localParams = {
+      ...this.#localParams,
+      versionInformation: { chosen: next, available: [...this.#supportedVersions] },
+    };
     this.#restartHandshake(now);
   }
 
   /** Client: Retry (RFC 9000 §17.2.5.2, RFC 9001 §5.8). */
   #onRetry(now: Instant, data: Uint8Array, hdr: LongHeader): void {
-    if (this.role !== 'client' || this.#receivedAnyPacket || this.#retried) return this.#dropPacket(now, 'unexpected_retry');
+    if (this.role !== 'client' || this.#receivedAnyPacket || this.#retried) {
+      this.#dropPacket(now, 'unexpected_retry');
+      return;
+    }
     const packet = data.subarray(hdr.start, hdr.packetEnd);
-    if (!verifyRetryIntegrity(packet, this.#originalDcid, hdr.version)) return this.#dropPacket(now, 'retry_integrity');
+    if (!verifyRetryIntegrity(packet, this.#originalDcid, hdr.version)) {
+      this.#dropPacket(now, 'retry_integrity');
+      return;
+    }
     const retry = decodeRetryPacket(packet);
-    if (!retry || retry.token.length === 0) return this.#dropPacket(now, 'invalid_retry');
-    if (equalBytes(retry.scid, this.#initialDcid)) return this.#dropPacket(now, 'invalid_retry');
+    if (!retry || retry.token.length === 0) {
+      this.#dropPacket(now, 'invalid_retry');
+      return;
+    }
+    if (equalBytes(retry.scid, this.#initialDcid)) {
+      this.#dropPacket(now, 'invalid_retry');
+      return;
+    }
     this.#retried = true;
     this.#retryScid = new Uint8Array(retry.scid);
     this.#initialDcid = this.#retryScid;
     this.#token = new Uint8Array(retry.token);
     this.#installInitialKeys(this.version, this.#retryScid);
-    this.#qlogEvent(now, 'transport:packet_received', { header: { packet_type: 'retry', scid: hexOf(retry.scid) } });
+    this.#qlogEvent(now, 'transport:packet_received', {
+      header: { packet_type: 'retry', scid: hexOf(retry.scid) },
+    });
     // RFC 9002 §6.3: Initial (and 0-RTT) data is sent again; packet numbers keep increasing.
     this.#resendAllInSpace(Space.Initial, () => true);
     this.#resendAllInSpace(Space.Application, (p) => p.frames.zeroRtt);
@@ -966,7 +1039,9 @@ export class Connection {
     (initial as { cryptoSend: SendBuffer }).cryptoSend = new SendBuffer();
     this.#installInitialKeys(this.version, this.#initialDcid);
     this.#keys[Level.EarlyData]!.write = undefined;
-    this.#tls = this.#createTls(encodeTransportParameters(this.#localParams, { role: this.role, greaseRandom: this.#random }));
+    this.#tls = this.#createTls(
+      encodeTransportParameters(this.#localParams, { role: this.role, greaseRandom: this.#random }),
+    );
     this.#tls.start();
     this.#drainTls(now);
   }
@@ -993,7 +1068,8 @@ export class Connection {
     dcid: Uint8Array,
   ): FrameSummary {
     // RFC 9000 §12.4: a packet with no frames is a PROTOCOL_VIOLATION.
-    if (payload.length === 0) throw new TransportError(TransportErrorCode.PROTOCOL_VIOLATION, 'packet without frames');
+    if (payload.length === 0)
+      throw new TransportError(TransportErrorCode.PROTOCOL_VIOLATION, 'packet without frames');
     const r = new BufferReader(payload);
     let ackEliciting = false;
     let nonProbing = false;
@@ -1001,7 +1077,11 @@ export class Connection {
       const type = readFrameType(r);
       // RFC 9000 §12.4, Table 3: frame permitted in this packet type?
       if (!isFrameAllowed(type, packetType)) {
-        throw new TransportError(TransportErrorCode.PROTOCOL_VIOLATION, `frame not allowed in ${packetType} packet`, type);
+        throw new TransportError(
+          TransportErrorCode.PROTOCOL_VIOLATION,
+          `frame not allowed in ${packetType} packet`,
+          type,
+        );
       }
       const f = decodeFrameBody(r, type);
       if (isAckEliciting(type)) ackEliciting = true;
@@ -1035,7 +1115,8 @@ export class Connection {
         return;
       case 'new_token':
         // RFC 9000 §19.7: only servers send NEW_TOKEN.
-        if (this.role === 'server') throw new TransportError(TransportErrorCode.PROTOCOL_VIOLATION, 'NEW_TOKEN from client');
+        if (this.role === 'server')
+          throw new TransportError(TransportErrorCode.PROTOCOL_VIOLATION, 'NEW_TOKEN from client');
         this.#emit({ type: 'new-token', token: new Uint8Array(f.token) });
         return;
       case 'stream':
@@ -1053,7 +1134,10 @@ export class Connection {
         const remote = this.#remoteCids;
         // RFC 9000 §19.15: a peer using zero-length CIDs must not send NEW_CONNECTION_ID.
         if (!remote || remote.zeroLength) {
-          throw new TransportError(TransportErrorCode.PROTOCOL_VIOLATION, 'NEW_CONNECTION_ID with zero-length CIDs');
+          throw new TransportError(
+            TransportErrorCode.PROTOCOL_VIOLATION,
+            'NEW_CONNECTION_ID with zero-length CIDs',
+          );
         }
         remote.onNewConnectionId(f);
         this.#rebindRetiredPaths(now);
@@ -1062,7 +1146,10 @@ export class Connection {
       case 'retire_connection_id':
         // RFC 9000 §19.16: we use zero-length CIDs → no CID can be retired.
         if (this.#localCidLength === 0) {
-          throw new TransportError(TransportErrorCode.PROTOCOL_VIOLATION, 'RETIRE_CONNECTION_ID with zero-length CIDs');
+          throw new TransportError(
+            TransportErrorCode.PROTOCOL_VIOLATION,
+            'RETIRE_CONNECTION_ID with zero-length CIDs',
+          );
         }
         this.#localCids.onRetireConnectionId(f.sequence, dcid);
         return;
@@ -1080,13 +1167,15 @@ export class Connection {
         return;
       case 'handshake_done':
         // RFC 9000 §19.20: a server receiving HANDSHAKE_DONE → PROTOCOL_VIOLATION.
-        if (this.role === 'server') throw new TransportError(TransportErrorCode.PROTOCOL_VIOLATION, 'HANDSHAKE_DONE from client');
+        if (this.role === 'server')
+          throw new TransportError(TransportErrorCode.PROTOCOL_VIOLATION, 'HANDSHAKE_DONE from client');
         this.#confirmHandshake(now);
         return;
       case 'datagram': {
         // RFC 9221 §3: DATAGRAM without (or beyond) our max_datagram_frame_size.
         const max = this.config.maxDatagramFrameSize;
-        if (max === 0) throw new TransportError(TransportErrorCode.PROTOCOL_VIOLATION, 'DATAGRAM not negotiated');
+        if (max === 0)
+          throw new TransportError(TransportErrorCode.PROTOCOL_VIOLATION, 'DATAGRAM not negotiated');
         if (f.data.length + 1 > max) {
           throw new TransportError(TransportErrorCode.PROTOCOL_VIOLATION, 'DATAGRAM frame too large');
         }
@@ -1135,7 +1224,13 @@ export class Connection {
     this.#checkPeerParameters(now);
   }
 
-  #installSecret(now: Instant, level: Level, direction: 'read' | 'write', suite: CipherSuite, secret: Uint8Array): void {
+  #installSecret(
+    now: Instant,
+    level: Level,
+    direction: 'read' | 'write',
+    suite: CipherSuite,
+    secret: Uint8Array,
+  ): void {
     this.#qlogEvent(now, 'security:key_updated', {
       key_type: `${direction === 'read' ? (this.role === 'client' ? 'server' : 'client') : this.role}_${['initial', '0rtt', 'handshake', '1rtt'][level]}_secret`,
     });
@@ -1174,7 +1269,9 @@ export class Connection {
       // RFC 9001 §4.1.2: the server's handshake is confirmed when it completes.
       this.#handshakeDonePending = true;
       this.#confirmHandshake(now);
-      this.#tls.sendSessionTicket({ appData: encodeTransportParameters(this.#localParams, { role: 'server' }) });
+      this.#tls.sendSessionTicket({
+        appData: encodeTransportParameters(this.#localParams, { role: 'server' }),
+      });
       this.#drainTls(now);
       const issue = this.#options.issueToken;
       if (issue) this.#newTokensPending.push(issue(this.#active.remote));
@@ -1273,7 +1370,10 @@ export class Connection {
     if (this.role === 'client') {
       if (tp.statelessResetToken) this.#remoteCids?.setInitialResetToken(tp.statelessResetToken);
       if (tp.preferredAddress && !this.#remoteCids?.zeroLength) {
-        this.#remoteCids?.setPreferredAddressCid(tp.preferredAddress.connectionId, tp.preferredAddress.statelessResetToken);
+        this.#remoteCids?.setPreferredAddressCid(
+          tp.preferredAddress.connectionId,
+          tp.preferredAddress.statelessResetToken,
+        );
       }
     }
     const maxUdp = Math.min(this.config.maxUdpPayloadSize, tp.maxUdpPayloadSize);
@@ -1330,7 +1430,8 @@ export class Connection {
     if (this.role === 'server') {
       tp.originalDestinationConnectionId = this.#originalDcid;
       tp.retrySourceConnectionId = this.#retryScid;
-      tp.statelessResetToken = this.#initialScid.length > 0 ? this.#options.resetTokenFor(this.#initialScid) : undefined;
+      tp.statelessResetToken =
+        this.#initialScid.length > 0 ? this.#options.resetTokenFor(this.#initialScid) : undefined;
       const pa = this.#options.preferredAddress;
       if (pa && preferredCid) {
         tp.preferredAddress = {
@@ -1349,7 +1450,12 @@ export class Connection {
     if (sp.discarded) return;
     sp.discarded = true;
     sp.probes = 0;
-    const level = space === Space.Initial ? Level.Initial : space === Space.Handshake ? Level.Handshake : Level.Application;
+    const level =
+      space === Space.Initial
+        ? Level.Initial
+        : space === Space.Handshake
+          ? Level.Handshake
+          : Level.Application;
     this.#keys[level]!.read = undefined;
     this.#keys[level]!.write = undefined;
     if (space === Space.Initial) this.#altInitial = undefined;
@@ -1357,7 +1463,9 @@ export class Connection {
       if (p.inFlight) this.#pathById(p.pathId)?.cc.discard(p.size);
     }
     sp.cryptoSend.release();
-    this.#qlogEvent(now, 'security:key_discarded', { key_type: `${['initial', 'handshake', '1rtt'][space]}` });
+    this.#qlogEvent(now, 'security:key_discarded', {
+      key_type: `${['initial', 'handshake', '1rtt'][space]}`,
+    });
   }
 
   // ---------------------------------------------------------------------------------------
@@ -1368,13 +1476,27 @@ export class Connection {
     return ms(this.#peerParams?.maxAckDelay ?? 25);
   }
 
-  #onAck(now: Instant, space: Space, ranges: number[], ackDelayField: number, ecn: { ect0: number; ect1: number; ce: number } | undefined): void {
+  #onAck(
+    now: Instant,
+    space: Space,
+    ranges: number[],
+    ackDelayField: number,
+    ecn: { ect0: number; ect1: number; ce: number } | undefined,
+  ): void {
     const exponent = this.#peerParams?.ackDelayExponent ?? 3;
     // RFC 9002 §5.3: ack delay only matters in the application space.
     const ackDelay = space === Space.Application ? ackDelayField * 2 ** exponent : 0;
     const rtt = this.#active.rtt;
     // RTT samples go to the path the acknowledged packet was sent on (RFC 9000 §9.4).
-    const res = this.#loss.onAckReceived(space, ranges, ackDelay, now, this.#rttOfPath, this.#handshakeConfirmed, this.#peerMaxAckDelay());
+    const res = this.#loss.onAckReceived(
+      space,
+      ranges,
+      ackDelay,
+      now,
+      this.#rttOfPath,
+      this.#handshakeConfirmed,
+      this.#peerMaxAckDelay(),
+    );
     if (res.rttSampled) {
       this.streams.setSmoothedRtt(rtt.smoothed);
       if (this.#qlog) {
@@ -1484,7 +1606,10 @@ export class Connection {
       this.#stats.packetsLost++;
       const path = this.#pathById(p.pathId);
       if (this.#qlog) {
-        this.#qlogEvent(now, 'recovery:packet_lost', { header: { packet_number: p.pn }, trigger: 'reordering_threshold' });
+        this.#qlogEvent(now, 'recovery:packet_lost', {
+          header: { packet_number: p.pn },
+          trigger: 'reordering_threshold',
+        });
       }
       if (p.frames.mtuProbe > 0) {
         // RFC 9000 §14.4: a lost PMTU probe is not a congestion signal.
@@ -1502,7 +1627,12 @@ export class Connection {
       this.#pathById(first)?.cc.onPacketsLost(now, forCc, persistentCongestion);
     } else {
       const ids = new Set(forCc.map((p) => p.pathId));
-      for (const id of ids) this.#pathById(id)?.cc.onPacketsLost(now, forCc.filter((p) => p.pathId === id), persistentCongestion);
+      for (const id of ids)
+        this.#pathById(id)?.cc.onPacketsLost(
+          now,
+          forCc.filter((p) => p.pathId === id),
+          persistentCongestion,
+        );
     }
     this.#stats.congestionEvents++;
     if (persistentCongestion) this.#active.rtt.onPersistentCongestion();
@@ -1608,7 +1738,8 @@ export class Connection {
     const appSp = this.#spaces[Space.Application]!;
     let appLevel: Level | undefined;
     if (this.#oneRtt) appLevel = Level.Application;
-    else if (this.role === 'client' && this.#keys[Level.EarlyData]!.write && !this.#zeroRttRejected) appLevel = Level.EarlyData;
+    else if (this.role === 'client' && this.#keys[Level.EarlyData]!.write && !this.#zeroRttRejected)
+      appLevel = Level.EarlyData;
     if (appLevel !== undefined) {
       const ackDue = appLevel === Level.Application && appSp.ack.ackDeadline(this.config.maxAckDelay) <= now;
       const data =
@@ -1627,7 +1758,8 @@ export class Connection {
       // to 1200 octets. PTO probes and silence probes are padded too: after a NAT rebinding
       // they are what the peer first sees from our new address, and its 3× budget follows it.
       const pathFrames = path.responses.length > 0 || (path.challengePending && path.nextChallengeAt <= now);
-      if (pathFrames || this.#padNextDatagram || appSp.probes > 0) padTarget = Math.max(padTarget, MIN_DATAGRAM_SIZE);
+      if (pathFrames || this.#padNextDatagram || appSp.probes > 0)
+        padTarget = Math.max(padTarget, MIN_DATAGRAM_SIZE);
       this.#padNextDatagram = false;
     }
     if (padTarget > size) padTarget = size;
@@ -1655,7 +1787,11 @@ export class Connection {
     this.#stats.datagramsSent++;
     this.#stats.bytesSent += size;
     const ecn: Ecn = path.ecn.shouldMark() ? 2 : 0;
-    return { path: { local: path.local, remote: path.remote }, data: size === buf.length ? buf : buf.subarray(0, size), ecn };
+    return {
+      path: { local: path.local, remote: path.remote },
+      data: size === buf.length ? buf : buf.subarray(0, size),
+      ecn,
+    };
   }
 
   #onAckElicitingSent(now: Instant): void {
@@ -1664,7 +1800,8 @@ export class Connection {
       this.#ackElicitingSinceReceive = true;
       this.#idleDeadline = now + this.#effectiveIdleTimeout();
     }
-    if (this.config.keepAliveInterval > 0 && this.#handshakeConfirmed) this.#keepAliveAt = now + this.config.keepAliveInterval;
+    if (this.config.keepAliveInterval > 0 && this.#handshakeConfirmed)
+      this.#keepAliveAt = now + this.config.keepAliveInterval;
   }
 
   /** DCID for packets on `path` (RFC 9000 §9.5: a path never shares a CID with another). */
@@ -1793,7 +1930,9 @@ export class Connection {
     if (w.offset - payloadStart < minPayload) w.zeros(minPayload - (w.offset - payloadStart));
     const payloadEnd = w.offset;
     if (long) patchLength(buf, lengthOffset, payloadEnd - pnOffset + AEAD_TAG_LENGTH);
-    const qlogFrames = this.#qlog ? describeFrames(buf.subarray(payloadStart, payloadEnd), records) : undefined;
+    const qlogFrames = this.#qlog
+      ? describeFrames(buf.subarray(payloadStart, payloadEnd), records)
+      : undefined;
     const packetEnd = protectPacket(buf, off, pnOffset, pnLength, payloadEnd, pn, keys);
     sp.nextPn++;
     this.#lastPacketEnd = packetEnd;
@@ -1857,7 +1996,13 @@ export class Connection {
   }
 
   /** 1-RTT frames in priority order. Returns true when an ack-eliciting frame was written. */
-  #writeApplicationFrames(now: Instant, w: BufferWriter, path: NetworkPath, records: SentRecords, sendData: boolean): boolean {
+  #writeApplicationFrames(
+    now: Instant,
+    w: BufferWriter,
+    path: NetworkPath,
+    records: SentRecords,
+    sendData: boolean,
+  ): boolean {
     let eliciting = false;
     // Path validation frames on this path (RFC 9000 §8.2).
     while (path.responses.length > 0 && w.remaining >= 9) {
@@ -1932,7 +2077,11 @@ export class Connection {
     const pto = this.#pathPto(path) * 2 ** Math.min(path.challenges.length, 6);
     path.onChallengeSent(data, now, w.limit + AEAD_TAG_LENGTH >= MIN_DATAGRAM_SIZE, now + pto);
     this.#stats.pathValidations++;
-    this.#qlogEvent(now, 'transport:path_challenge_sent', { path_id: path.id, remote: path.remote, local: path.local });
+    this.#qlogEvent(now, 'transport:path_challenge_sent', {
+      path_id: path.id,
+      remote: path.remote,
+      local: path.local,
+    });
   }
 
   /**
@@ -2037,14 +2186,28 @@ export class Connection {
     const padInitial = this.role === 'client' && levels.includes(Level.Initial);
     for (let i = 0; i < levels.length; i++) {
       const level = levels[i]!;
-      const r = this.#writeClosePacket(level, buf, off, size, path, padInitial && i === levels.length - 1 ? Math.min(size, MIN_DATAGRAM_SIZE) : 0);
+      const r = this.#writeClosePacket(
+        level,
+        buf,
+        off,
+        size,
+        path,
+        padInitial && i === levels.length - 1 ? Math.min(size, MIN_DATAGRAM_SIZE) : 0,
+      );
       if (r > off) off = r;
     }
     if (off === 0) return undefined;
     return this.#finishDatagram(now, path, buf, off);
   }
 
-  #writeClosePacket(level: Level, buf: Uint8Array, off: number, end: number, path: NetworkPath, padTarget: number): number {
+  #writeClosePacket(
+    level: Level,
+    buf: Uint8Array,
+    off: number,
+    end: number,
+    path: NetworkPath,
+    padTarget: number,
+  ): number {
     const keys = this.#writeKeysFor(level);
     const dcid = this.#dcidFor(path);
     const cf = this.#closeFrame;
@@ -2076,8 +2239,20 @@ export class Connection {
     // it becomes a transport APPLICATION_ERROR without the reason.
     const frame: Frame =
       cf.application && level !== Level.Application
-        ? { type: 'connection_close', application: false, errorCode: TransportErrorCode.APPLICATION_ERROR, frameType: 0, reason: '' }
-        : { type: 'connection_close', application: cf.application, errorCode: cf.code, frameType: cf.frameType, reason: cf.reason.slice(0, 256) };
+        ? {
+            type: 'connection_close',
+            application: false,
+            errorCode: TransportErrorCode.APPLICATION_ERROR,
+            frameType: 0,
+            reason: '',
+          }
+        : {
+            type: 'connection_close',
+            application: cf.application,
+            errorCode: cf.code,
+            frameType: cf.frameType,
+            reason: cf.reason.slice(0, 256),
+          };
     try {
       encodeFrame(w, frame);
     } catch {
@@ -2142,7 +2317,12 @@ export class Connection {
       for (const sp of this.#spaces) {
         if (sp.discarded) continue;
         // An ACK can only go out with write keys of its space (0-RTT cannot carry ACKs).
-        if (sp.space === Space.Application ? !this.#oneRtt : !this.#keys[sp.space === Space.Initial ? Level.Initial : Level.Handshake]!.write) continue;
+        if (
+          sp.space === Space.Application
+            ? !this.#oneRtt
+            : !this.#keys[sp.space === Space.Initial ? Level.Initial : Level.Handshake]!.write
+        )
+          continue;
         const d = sp.ack.ackDeadline(sp.space === Space.Application ? this.config.maxAckDelay : 0);
         if (d < t) t = d;
       }
@@ -2168,12 +2348,18 @@ export class Connection {
       mtud: this.#active.mtud.timeout(),
       prevKeys: this.#oneRtt?.prevReadDiscardAt ?? NEVER,
     };
-    for (const sp of this.#spaces) out[`ack${sp.space}`] = sp.ack.ackDeadline(sp.space === Space.Application ? this.config.maxAckDelay : 0);
+    for (const sp of this.#spaces)
+      out[`ack${sp.space}`] = sp.ack.ackDeadline(
+        sp.space === Space.Application ? this.config.maxAckDelay : 0,
+      );
     for (const p of this.#paths) {
       out[`path${p.id}.validation`] = p.validationDeadline;
       out[`path${p.id}.challenge`] = p.challengePending ? NEVER : p.nextChallengeAt;
       out[`path${p.id}.state`] =
-        (p === this.#active ? 1 : 0) + (p.validated ? 2 : 0) + (p.challengePending ? 4 : 0) + (p.validating ? 8 : 0);
+        (p === this.#active ? 1 : 0) +
+        (p.validated ? 2 : 0) +
+        (p.challengePending ? 4 : 0) +
+        (p.validating ? 8 : 0);
     }
     return out;
   }
@@ -2187,7 +2373,13 @@ export class Connection {
     }
     if (now >= this.#idleDeadline) {
       // RFC 9000 §10.1: silently close after the idle timeout.
-      this.#closeInfo = { source: 'idle', application: false, code: TransportErrorCode.NO_ERROR, frameType: 0, reason: 'idle timeout' };
+      this.#closeInfo = {
+        source: 'idle',
+        application: false,
+        code: TransportErrorCode.NO_ERROR,
+        frameType: 0,
+        reason: 'idle timeout',
+      };
       this.#emit({ type: 'closed', info: this.#closeInfo });
       this.#qlogEvent(now, 'transport:connection_closed', { owner: 'local', trigger: 'idle_timeout' });
       this.#setClosed();
@@ -2253,17 +2445,27 @@ export class Connection {
       // Retransmit the oldest unacknowledged data rather than only eliciting an ACK.
       for (const pkt of this.#loss.oldestUnacked(Space.Application, 2)) this.#requeueRecords(pkt.frames);
     }
-    this.#qlogEvent(now, 'recovery:loss_timer_updated', { event_type: 'expired', timer_type: 'pto', packet_number_space: ['initial', 'handshake', 'application_data'][r.space] });
+    this.#qlogEvent(now, 'recovery:loss_timer_updated', {
+      event_type: 'expired',
+      timer_type: 'pto',
+      packet_number_space: ['initial', 'handshake', 'application_data'][r.space],
+    });
   }
 
   /** RFC 9001 §6.6: update keys ahead of the confidentiality limit (and optionally on a packet count). */
   #maybeUpdateKeys(now: Instant): void {
     const k = this.#oneRtt;
     if (!k || !this.#handshakeConfirmed) return;
-    const limit = Math.min(k.confidentialityLimit - KEY_UPDATE_MARGIN, this.config.keyUpdateInterval || Number.POSITIVE_INFINITY);
+    const limit = Math.min(
+      k.confidentialityLimit - KEY_UPDATE_MARGIN,
+      this.config.keyUpdateInterval || Number.POSITIVE_INFINITY,
+    );
     if (k.sentInPhase < limit) return;
     if (!this.#initiateKeyUpdateInternal(now) && k.sentInPhase >= k.confidentialityLimit) {
-      this.#closeWithError(now, new TransportError(TransportErrorCode.AEAD_LIMIT_REACHED, 'confidentiality limit'));
+      this.#closeWithError(
+        now,
+        new TransportError(TransportErrorCode.AEAD_LIMIT_REACHED, 'confidentiality limit'),
+      );
     }
   }
 
@@ -2284,13 +2486,28 @@ export class Connection {
   }
 
   #closeWithError(now: Instant, e: TransportError): void {
-    this.#qlogEvent(now, 'transport:connection_closed', { owner: 'local', connection_code: e.code, reason: e.reason, frame_type: e.frameType });
-    this.#startClosing(now, { application: false, code: e.code, frameType: e.frameType, reason: e.reason }, 'local');
+    this.#qlogEvent(now, 'transport:connection_closed', {
+      owner: 'local',
+      connection_code: e.code,
+      reason: e.reason,
+      frame_type: e.frameType,
+    });
+    this.#startClosing(
+      now,
+      { application: false, code: e.code, frameType: e.frameType, reason: e.reason },
+      'local',
+    );
   }
 
   #startClosing(now: Instant, frame: CloseFrame, source: CloseInfo['source']): void {
     if (this.#state === 'closing' || this.#state === 'draining' || this.#state === 'closed') return;
-    this.#closeInfo = { source, application: frame.application, code: frame.code, frameType: frame.frameType, reason: frame.reason };
+    this.#closeInfo = {
+      source,
+      application: frame.application,
+      code: frame.code,
+      frameType: frame.frameType,
+      reason: frame.reason,
+    };
     this.#emit({ type: 'closed', info: this.#closeInfo });
     this.streams.abandon();
     const haveKeys = this.#keys[Level.Initial]!.write || this.#keys[Level.Handshake]!.write || this.#oneRtt;
@@ -2305,8 +2522,19 @@ export class Connection {
     this.#closeDeadline = now + 3 * this.#currentPto();
   }
 
-  #onConnectionClose(now: Instant, application: boolean, code: number, frameType: number, reason: string): void {
-    this.#qlogEvent(now, 'transport:connection_closed', { owner: 'remote', connection_code: code, application, reason });
+  #onConnectionClose(
+    now: Instant,
+    application: boolean,
+    code: number,
+    frameType: number,
+    reason: string,
+  ): void {
+    this.#qlogEvent(now, 'transport:connection_closed', {
+      owner: 'remote',
+      connection_code: code,
+      application,
+      reason,
+    });
     this.#closeInfo = { source: 'remote', application, code, frameType, reason };
     this.#emit({ type: 'closed', info: this.#closeInfo });
     this.streams.abandon();
@@ -2317,7 +2545,13 @@ export class Connection {
 
   #onStatelessReset(now: Instant): void {
     this.#qlogEvent(now, 'transport:connection_closed', { owner: 'remote', trigger: 'stateless_reset' });
-    this.#closeInfo = { source: 'stateless-reset', application: false, code: TransportErrorCode.NO_ERROR, frameType: 0, reason: 'stateless reset' };
+    this.#closeInfo = {
+      source: 'stateless-reset',
+      application: false,
+      code: TransportErrorCode.NO_ERROR,
+      frameType: 0,
+      reason: 'stateless reset',
+    };
     this.#emit({ type: 'closed', info: this.#closeInfo });
     this.streams.abandon();
     // RFC 9000 §10.3.1: enter the draining period, send nothing.
@@ -2337,7 +2571,10 @@ export class Connection {
   // ---------------------------------------------------------------------------------------
 
   #pathOptions(): ConstructorParameters<typeof NetworkPath>[3] {
-    const maxProbe = Math.min(this.config.maxUdpPayloadSize, this.#peerParams?.maxUdpPayloadSize ?? this.config.maxUdpPayloadSize);
+    const maxProbe = Math.min(
+      this.config.maxUdpPayloadSize,
+      this.#peerParams?.maxUdpPayloadSize ?? this.config.maxUdpPayloadSize,
+    );
     return {
       congestion: this.config.congestionControl,
       initialMtu: this.config.initialMtu,
@@ -2349,7 +2586,8 @@ export class Connection {
   #findPath(path: Path): NetworkPath | undefined {
     const a = this.#active;
     if (a !== undefined && sameAddress(a.remote, path.remote) && sameAddress(a.local, path.local)) return a;
-    for (const p of this.#paths) if (sameAddress(p.remote, path.remote) && sameAddress(p.local, path.local)) return p;
+    for (const p of this.#paths)
+      if (sameAddress(p.remote, path.remote) && sameAddress(p.local, path.local)) return p;
     return undefined;
   }
 
@@ -2394,14 +2632,20 @@ export class Connection {
   #removePath(now: Instant, p: NetworkPath, reason: PathEventReason): void {
     const i = this.#paths.indexOf(p);
     if (i < 0) return;
-    if (p.validating) this.#emit({ type: 'path-failed', pathId: p.id, path: { local: p.local, remote: p.remote }, reason });
+    if (p.validating)
+      this.#emit({ type: 'path-failed', pathId: p.id, path: { local: p.local, remote: p.remote }, reason });
     p.endValidation();
     this.#paths.splice(i, 1);
     if (this.#fallback === p) this.#fallback = undefined;
     // Retire the path's CID, unless the active path needs it (the peer may not have sent a
     // replacement yet; RFC 9000 §9.5 lets a server keep using it after a peer address change).
     const remote = this.#remoteCids;
-    if (remote && this.role === 'server' && !remote.current(this.#active.id) && !remote.bind(this.#active.id)) {
+    if (
+      remote &&
+      this.role === 'server' &&
+      !remote.current(this.#active.id) &&
+      !remote.bind(this.#active.id)
+    ) {
       remote.move(p.id, this.#active.id);
     }
     remote?.release(p.id);
@@ -2412,7 +2656,12 @@ export class Connection {
     // RFC 9000 §8.2.4: abandon after 3 × max(current PTO, new path's PTO with kInitialRtt).
     const timeout = 3 * Math.max(this.#currentPto(), this.#pathPto(p));
     p.startValidation(now, now + timeout);
-    this.#qlogEvent(now, 'transport:path_validation_started', { path_id: p.id, local: p.local, remote: p.remote, timeout_ms: timeout / 1000 });
+    this.#qlogEvent(now, 'transport:path_validation_started', {
+      path_id: p.id,
+      local: p.local,
+      remote: p.remote,
+      timeout_ms: timeout / 1000,
+    });
   }
 
   #markValidated(now: Instant, p: NetworkPath): void {
@@ -2458,17 +2707,29 @@ export class Connection {
         this.#active = back;
         this.#fallback = undefined;
         this.#stats.migrations++;
-        this.#emit({ type: 'peer-migrated', pathId: back.id, from: { local: p.local, remote: p.remote }, to: { local: back.local, remote: back.remote } });
+        this.#emit({
+          type: 'peer-migrated',
+          pathId: back.id,
+          from: { local: p.local, remote: p.remote },
+          to: { local: back.local, remote: back.remote },
+        });
         this.#qlogEvent(now, 'transport:migration_reverted', { path_id: back.id, from_path_id: p.id });
         this.#removePath(now, p, 'timeout');
       } else {
-        this.#closeInfo = { source: 'local', application: false, code: TransportErrorCode.NO_VIABLE_PATH, frameType: 0, reason: 'path validation failed' };
+        this.#closeInfo = {
+          source: 'local',
+          application: false,
+          code: TransportErrorCode.NO_VIABLE_PATH,
+          frameType: 0,
+          reason: 'path validation failed',
+        };
         this.#emit({ type: 'closed', info: this.#closeInfo });
         this.#setClosed();
       }
       return;
     }
-    if (p !== this.#active && p !== this.#fallback && (p.probing || p.preferredAddress)) this.#removePath(now, p, reason);
+    if (p !== this.#active && p !== this.#fallback && (p.probing || p.preferredAddress))
+      this.#removePath(now, p, reason);
   }
 
   /** Server: the peer's address changed (RFC 9000 §9.3). */
@@ -2490,10 +2751,15 @@ export class Connection {
     if (prev.validated) this.#fallback = prev;
     const change = classifyPathChange(prev, p);
     if (!p.everActive) {
-      const before = { congestion_window: prev.cc.window, smoothed_rtt: prev.rtt.smoothed / 1000, mtu: prev.mtu };
+      const before = {
+        congestion_window: prev.cc.window,
+        smoothed_rtt: prev.rtt.smoothed / 1000,
+        mtu: prev.mtu,
+      };
       p.inheritRecovery(prev, change);
       p.ecn.adoptBaseline(prev.ecn);
-      if (this.#peerParams) p.mtud.maxProbe = Math.min(this.config.maxUdpPayloadSize, this.#peerParams.maxUdpPayloadSize);
+      if (this.#peerParams)
+        p.mtud.maxProbe = Math.min(this.config.maxUdpPayloadSize, this.#peerParams.maxUdpPayloadSize);
       this.#qlogEvent(now, 'recovery:parameters_reset', {
         path_id: p.id,
         change,
@@ -2511,7 +2777,8 @@ export class Connection {
       // RFC 9000 §9.3: validate the new peer address; §9.3.3: and the old path too.
       if (!p.validated && !p.validating) this.#startPathValidation(now, p);
       // (Not after a move to our preferred address: that migration is the client's intent.)
-      if (prev.validated && !prev.validating && sameAddress(prev.local, p.local)) this.#startPathValidation(now, prev);
+      if (prev.validated && !prev.validating && sameAddress(prev.local, p.local))
+        this.#startPathValidation(now, prev);
       // RFC 9000 §9.5: a fresh CID on the new path when the peer supplied one, else keep ours.
       this.#ensureActiveCid();
       // What is in flight towards the old address most likely dies at a stale NAT binding: send
@@ -2549,7 +2816,9 @@ export class Connection {
     const remote = this.#remoteCids;
     const id = this.#active.id;
     if (!remote || remote.current(id) || remote.bind(id)) return;
-    const donors = [this.#fallback, ...this.#paths].filter((p): p is NetworkPath => p !== undefined && p.id !== id);
+    const donors = [this.#fallback, ...this.#paths].filter(
+      (p): p is NetworkPath => p !== undefined && p.id !== id,
+    );
     for (const d of donors) if (remote.move(d.id, id)) return;
   }
 
@@ -2580,7 +2849,11 @@ export class Connection {
     // RFC 9000 §9.6.1: the CID from the preferred_address parameter (sequence 1).
     if (!this.#remoteCids?.bind(p.id, 1)) this.#remoteCids?.bind(p.id);
     this.#startPathValidation(now, p);
-    this.#qlogEvent(now, 'transport:migration_started', { path_id: p.id, preferred_address: true, remote: target });
+    this.#qlogEvent(now, 'transport:migration_started', {
+      path_id: p.id,
+      preferred_address: true,
+      remote: target,
+    });
   }
 
   /**
@@ -2588,29 +2861,46 @@ export class Connection {
    * the current server address). Returns the path ID; `path-validated` / `path-failed` follow.
    * Throws ConnectionUsageError when migration is not allowed (RFC 9000 §9).
    */
-  probePath(now: Instant, local: SocketAddress, remote: SocketAddress = this.#active.remote, switchOnValidation = false): number {
+  probePath(
+    now: Instant,
+    local: SocketAddress,
+    remote: SocketAddress = this.#active.remote,
+    switchOnValidation = false,
+  ): number {
     this.#now = now;
-    if (this.role !== 'client') throw new ConnectionUsageError('ERR_QUIC_MIGRATION', 'only clients initiate migration (RFC 9000 §9)');
-    if (this.#state !== 'established') throw new ConnectionUsageError('ERR_QUIC_MIGRATION', 'connection is not established');
+    if (this.role !== 'client')
+      throw new ConnectionUsageError('ERR_QUIC_MIGRATION', 'only clients initiate migration (RFC 9000 §9)');
+    if (this.#state !== 'established')
+      throw new ConnectionUsageError('ERR_QUIC_MIGRATION', 'connection is not established');
     // RFC 9000 §9: no migration before the handshake is confirmed.
-    if (!this.#handshakeConfirmed) throw new ConnectionUsageError('ERR_QUIC_MIGRATION', 'handshake not confirmed');
-    if (this.#peerParams?.disableActiveMigration && !(this.#peerPreferredAddressUsed && !sameAddress(remote, this.#handshakeRemote))) {
+    if (!this.#handshakeConfirmed)
+      throw new ConnectionUsageError('ERR_QUIC_MIGRATION', 'handshake not confirmed');
+    if (
+      this.#peerParams?.disableActiveMigration &&
+      !(this.#peerPreferredAddressUsed && !sameAddress(remote, this.#handshakeRemote))
+    ) {
       throw new ConnectionUsageError('ERR_QUIC_MIGRATION', 'peer disabled active migration');
     }
-    if (this.#remoteCids?.zeroLength) throw new ConnectionUsageError('ERR_QUIC_MIGRATION', 'peer uses zero-length connection IDs');
+    if (this.#remoteCids?.zeroLength)
+      throw new ConnectionUsageError('ERR_QUIC_MIGRATION', 'peer uses zero-length connection IDs');
     const existing = this.#findPath({ local, remote });
-    if (existing === this.#active) throw new ConnectionUsageError('ERR_QUIC_MIGRATION', 'already on this path');
+    if (existing === this.#active)
+      throw new ConnectionUsageError('ERR_QUIC_MIGRATION', 'already on this path');
     let p = existing;
     if (!p) {
       if (this.#paths.length >= this.config.maxPaths) this.#evictIdlePaths(now);
-      if (this.#paths.length >= this.config.maxPaths) throw new ConnectionUsageError('ERR_QUIC_MIGRATION', 'too many paths');
+      if (this.#paths.length >= this.config.maxPaths)
+        throw new ConnectionUsageError('ERR_QUIC_MIGRATION', 'too many paths');
       p = this.#addPath({ local, remote }, now);
     }
     p.probing = true;
     p.switchOnValidation = switchOnValidation;
     if (!this.#remoteCids?.current(p.id) && !this.#remoteCids?.bind(p.id)) {
       this.#removePath(now, p, 'no-connection-id');
-      throw new ConnectionUsageError('ERR_QUIC_NO_CONNECTION_ID', 'no unused connection ID from the peer (RFC 9000 §9.5)');
+      throw new ConnectionUsageError(
+        'ERR_QUIC_NO_CONNECTION_ID',
+        'no unused connection ID from the peer (RFC 9000 §9.5)',
+      );
     }
     if (p.validated) {
       if (switchOnValidation) this.#switchActivePath(now, p, 'local');
@@ -2637,7 +2927,8 @@ export class Connection {
   abandonPath(now: Instant, pathId: number): void {
     const p = this.#pathById(pathId);
     if (!p) return;
-    if (p === this.#active) throw new ConnectionUsageError('ERR_QUIC_MIGRATION', 'cannot abandon the active path');
+    if (p === this.#active)
+      throw new ConnectionUsageError('ERR_QUIC_MIGRATION', 'cannot abandon the active path');
     this.#removePath(now, p, 'abandoned');
   }
 
@@ -2744,7 +3035,11 @@ export class Connection {
     this.#stats.keyUpdates++;
     this.#wake();
     this.#emit({ type: 'key-update', phase: k.generation, initiator: 'local' });
-    this.#qlogEvent(now, 'security:key_updated', { key_type: '1rtt', generation: k.generation, trigger: 'local_update' });
+    this.#qlogEvent(now, 'security:key_updated', {
+      key_type: '1rtt',
+      generation: k.generation,
+      trigger: 'local_update',
+    });
     return true;
   }
 
@@ -2771,7 +3066,11 @@ export class Connection {
       active_connection_id_limit: tp.activeConnectionIdLimit,
       disable_active_migration: tp.disableActiveMigration,
       preferred_address: tp.preferredAddress
-        ? { ipv4: tp.preferredAddress.ipv4, ipv6: tp.preferredAddress.ipv6, connection_id: hexOf(tp.preferredAddress.connectionId) }
+        ? {
+            ipv4: tp.preferredAddress.ipv4,
+            ipv6: tp.preferredAddress.ipv6,
+            connection_id: hexOf(tp.preferredAddress.connectionId),
+          }
         : undefined,
       max_datagram_frame_size: tp.maxDatagramFrameSize,
     };
@@ -2827,7 +3126,13 @@ function describeFrames(payload: Uint8Array, records: SentRecords): Record<strin
 export function qlogFrame(f: Frame): Record<string, unknown> {
   switch (f.type) {
     case 'stream':
-      return { frame_type: 'stream', stream_id: f.streamId, offset: f.offset, length: f.data.length, fin: f.fin };
+      return {
+        frame_type: 'stream',
+        stream_id: f.streamId,
+        offset: f.offset,
+        length: f.data.length,
+        fin: f.fin,
+      };
     case 'crypto':
       return { frame_type: 'crypto', offset: f.offset, length: f.data.length };
     case 'ack': {
@@ -2839,11 +3144,21 @@ export function qlogFrame(f: Frame): Record<string, unknown> {
     case 'path_response':
       return { frame_type: f.type, data: hexOf(f.data) };
     case 'new_connection_id':
-      return { frame_type: 'new_connection_id', sequence_number: f.sequence, retire_prior_to: f.retirePriorTo, connection_id: hexOf(f.connectionId) };
+      return {
+        frame_type: 'new_connection_id',
+        sequence_number: f.sequence,
+        retire_prior_to: f.retirePriorTo,
+        connection_id: hexOf(f.connectionId),
+      };
     case 'retire_connection_id':
       return { frame_type: 'retire_connection_id', sequence_number: f.sequence };
     case 'connection_close':
-      return { frame_type: 'connection_close', error_space: f.application ? 'application' : 'transport', error_code: f.errorCode, reason: f.reason };
+      return {
+        frame_type: 'connection_close',
+        error_space: f.application ? 'application' : 'transport',
+        error_code: f.errorCode,
+        reason: f.reason,
+      };
     case 'padding':
       return { frame_type: 'padding', length: f.length };
     case 'datagram':

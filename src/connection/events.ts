@@ -25,16 +25,32 @@ export type ConnectionEvent =
   | { readonly type: 'stream-opened'; readonly id: number }
   | { readonly type: 'stream-readable'; readonly id: number }
   | { readonly type: 'stream-writable'; readonly id: number }
-  | { readonly type: 'stream-reset'; readonly id: number; readonly errorCode: number; readonly finalSize: number }
+  | {
+      readonly type: 'stream-reset';
+      readonly id: number;
+      readonly errorCode: number;
+      readonly finalSize: number;
+    }
   | { readonly type: 'stream-stop-sending'; readonly id: number; readonly errorCode: number }
   | { readonly type: 'stream-finished'; readonly id: number }
   | { readonly type: 'streams-available'; readonly bidi: boolean }
   | { readonly type: 'datagram'; readonly data: Uint8Array }
   /** A path probe succeeded (PATH_RESPONSE matched); `rtt` is the challenge's round-trip sample (µs). */
   | { readonly type: 'path-validated'; readonly pathId: number; readonly path: Path; readonly rtt: number }
-  | { readonly type: 'path-failed'; readonly pathId: number; readonly path: Path; readonly reason: PathEventReason }
+  | {
+      readonly type: 'path-failed';
+      readonly pathId: number;
+      readonly path: Path;
+      readonly reason: PathEventReason;
+    }
   /** We moved our active path (client migration or following a preferred address). */
-  | { readonly type: 'migrated'; readonly pathId: number; readonly from: Path; readonly to: Path; readonly preferredAddress: boolean }
+  | {
+      readonly type: 'migrated';
+      readonly pathId: number;
+      readonly from: Path;
+      readonly to: Path;
+      readonly preferredAddress: boolean;
+    }
   /** The peer's address changed and we followed it (server: NAT rebinding or client migration). */
   | { readonly type: 'peer-migrated'; readonly pathId: number; readonly from: Path; readonly to: Path }
   | { readonly type: 'key-update'; readonly phase: number; readonly initiator: 'local' | 'remote' }

@@ -1,5 +1,5 @@
 // Packet protection keys per encryption level and the 1-RTT key phase (RFC 9001 §5, §6).
-import { NEVER, type Instant } from '../common/time.js';
+import { type Instant, NEVER } from '../common/time.js';
 import { type CipherSuite, cipherSuiteInfo } from '../protection/cipher-suites.js';
 import { deriveNextPacketKeys, derivePacketKeys, type PacketKeys } from '../protection/packet-keys.js';
 
@@ -65,7 +65,8 @@ export class OneRttKeys {
    */
   readKeysFor(bit: number, pn: number): { keys: PacketKeys; which: 'current' | 'previous' | 'next' } {
     if (bit === this.phase) return { keys: this.read, which: 'current' };
-    if (this.prevRead !== undefined && pn < this.firstReceivedPn) return { keys: this.prevRead, which: 'previous' };
+    if (this.prevRead !== undefined && pn < this.firstReceivedPn)
+      return { keys: this.prevRead, which: 'previous' };
     return { keys: this.nextRead, which: 'next' };
   }
 

@@ -3,7 +3,11 @@
 import { TransportError, TransportErrorCode } from '../common/errors.js';
 import { deserializeSessionTicket, type SessionTicket, serializeSessionTicket } from '../tls/tickets.js';
 import { BufferReader } from '../wire/reader.js';
-import { decodeTransportParameters, encodeTransportParameters, type TransportParameters } from '../wire/transport-params.js';
+import {
+  decodeTransportParameters,
+  encodeTransportParameters,
+  type TransportParameters,
+} from '../wire/transport-params.js';
 import { BufferWriter } from '../wire/writer.js';
 
 const FORMAT = 1;
@@ -13,7 +17,10 @@ export interface ResumptionState {
   readonly parameters: TransportParameters | undefined;
 }
 
-export function encodeSessionTicket(ticket: SessionTicket, serverParameters: TransportParameters | undefined): Uint8Array {
+export function encodeSessionTicket(
+  ticket: SessionTicket,
+  serverParameters: TransportParameters | undefined,
+): Uint8Array {
   const w = new BufferWriter(512);
   w.u8(FORMAT);
   w.block(2, () => w.bytes(serializeSessionTicket(ticket)));
@@ -26,7 +33,8 @@ export function encodeSessionTicket(ticket: SessionTicket, serverParameters: Tra
 /** Throws TransportError(INTERNAL_ERROR) when the blob is not one of ours. */
 export function decodeSessionTicket(blob: Uint8Array): ResumptionState {
   const r = new BufferReader(blob, 0, blob.length, TransportErrorCode.INTERNAL_ERROR);
-  if (r.u8() !== FORMAT) throw new TransportError(TransportErrorCode.INTERNAL_ERROR, 'unknown session ticket format');
+  if (r.u8() !== FORMAT)
+    throw new TransportError(TransportErrorCode.INTERNAL_ERROR, 'unknown session ticket format');
   const ticket = deserializeSessionTicket(r.bytes(r.u16()));
   const tp = r.bytes(r.u16());
   return { ticket, parameters: tp.length > 0 ? decodeTransportParameters(tp, 'server') : undefined };

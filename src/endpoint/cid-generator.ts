@@ -1,7 +1,8 @@
 // Connection-ID generation is pluggable: random by default; QUIC-LB encoders and worker-ID
 // schemes implement the same interface (RFC 9000 §5.1, draft-ietf-quic-load-balancers).
-import type { Duration } from '../common/time.js';
+
 import { cryptoRandom, type Random } from '../common/random.js';
+import type { Duration } from '../common/time.js';
 
 export interface ConnectionIdGenerator {
   /**

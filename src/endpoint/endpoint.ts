@@ -2,24 +2,24 @@
 // destination connection ID (and by 4-tuple for zero-length CIDs), accepts new server
 // connections, and answers statelessly: Version Negotiation, Retry, stateless reset
 // (RFC 9000 §5.2, §6, §8.1, §10.3). Same driving contract as Connection: handle* then poll*.
-import { type Path, type SocketAddress, addressKey } from '../common/addr.js';
+import { addressKey, type Path, type SocketAddress } from '../common/addr.js';
 import { TransportError, TransportErrorCode } from '../common/errors.js';
 import type { QlogSink } from '../common/qlog.js';
 import { cryptoRandom, type Random, randomBytes } from '../common/random.js';
 import { type Instant, NEVER } from '../common/time.js';
 import type { Ecn, Transmit } from '../common/transmit.js';
-import { type TransportConfig, resolveTransportConfig } from '../connection/config.js';
+import { resolveTransportConfig, type TransportConfig } from '../connection/config.js';
 import { Connection, type ConnectionOptions } from '../connection/connection.js';
 import { decodeSessionTicket } from '../connection/session-ticket.js';
 import { AEAD_TAG_LENGTH } from '../protection/aead.js';
 import { deriveInitialKeys } from '../protection/initial.js';
 import { protectPacket } from '../protection/packet.js';
 import { encodeRetryPacket } from '../protection/retry.js';
-import { AntiReplay, createClientSession, createServerSession, type GroupName } from '../tls/index.js';
 import type { CipherSuite } from '../tls/constants.js';
+import { AntiReplay, createClientSession, createServerSession, type GroupName } from '../tls/index.js';
 import { encodeFrame } from '../wire/frames.js';
 import { type LongHeader, parseHeader, patchLength, writeLongHeader } from '../wire/header.js';
-import { statelessResetLengthFor, encodeStatelessReset } from '../wire/stateless-reset.js';
+import { encodeStatelessReset, statelessResetLengthFor } from '../wire/stateless-reset.js';
 import { decodeTransportParameters } from '../wire/transport-params.js';
 import { encodeVersionNegotiation } from '../wire/version-negotiation.js';
 import { QUIC_V1, QUIC_V2 } from '../wire/versions.js';
@@ -117,7 +117,8 @@ export interface EndpointOptions {
 
 export type EndpointEvent = { type: 'connection'; connection: Connection };
 
-const latin1 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+const latin1 = (b: Uint8Array): string =>
+  Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
 
 export class Endpoint {
   readonly #random: Random;
@@ -159,11 +160,16 @@ export class Endpoint {
     this.#wallClock = options.wallClock;
     this.#cidGenerator = options.cidGenerator ?? new RandomConnectionIdGenerator(8, this.#random);
     this.#resetTokens = new StatelessResetTokens(options.statelessResetKey ?? randomBytes(this.#random, 32));
-    this.#addressTokens = new AddressTokens(options.tokenKey ?? randomBytes(this.#random, 16), { random: this.#random });
+    this.#addressTokens = new AddressTokens(options.tokenKey ?? randomBytes(this.#random, 16), {
+      random: this.#random,
+    });
     this.#ticketKey = options.ticketKey ?? randomBytes(this.#random, 32);
     this.#antiReplay = new AntiReplay({ startTime: this.#wallClock() });
     this.#versions = options.supportedVersions ?? [QUIC_V1, QUIC_V2];
-    this.#statelessLimiter = new TokenBucket(options.statelessRate ?? 1000, Math.max(10, (options.statelessRate ?? 1000) / 10));
+    this.#statelessLimiter = new TokenBucket(
+      options.statelessRate ?? 1000,
+      Math.max(10, (options.statelessRate ?? 1000) / 10),
+    );
   }
 
   get connections(): ReadonlySet<Connection> {
@@ -194,7 +200,17 @@ export class Endpoint {
     let seen = false;
     for (const c of this.#connections) {
       const path = { local, remote };
-      if (c.paths().some((p) => p.local.port === local.port && p.local.address === local.address && p.remote.port === remote.port && p.remote.address === remote.address)) {
+      if (
+        c
+          .paths()
+          .some(
+            (p) =>
+              p.local.port === local.port &&
+              p.local.address === local.address &&
+              p.remote.port === remote.port &&
+              p.remote.address === remote.address,
+          )
+      ) {
         seen = true;
         if (!c.isPathValidated(path)) return false;
       }
@@ -328,7 +344,11 @@ export class Endpoint {
     if (!this.#versions.includes(hdr.version)) {
       // RFC 9000 §6.1: answer datagrams big enough to start a connection with VN.
       if (data.length >= MIN_INITIAL_SIZE && this.#statelessLimiter.take(now)) {
-        this.#stateless.push({ path, data: encodeVersionNegotiation(hdr.scid, hdr.dcid, this.#versions, this.#random), ecn: 0 });
+        this.#stateless.push({
+          path,
+          data: encodeVersionNegotiation(hdr.scid, hdr.dcid, this.#versions, this.#random),
+          ecn: 0,
+        });
         this.stats.versionNegotiationSent++;
       } else {
         this.stats.datagramsDropped++;
@@ -409,7 +429,10 @@ export class Endpoint {
       addressValidated: validated,
       ...(server.preferredAddress ? { preferredAddress: server.preferredAddress } : {}),
       ...((server.newTokens ?? true)
-        ? { issueToken: (remote: SocketAddress) => this.#addressTokens.issueNewToken({ clientAddress: remote, now: this.#wallClock() }) }
+        ? {
+            issueToken: (remote: SocketAddress) =>
+              this.#addressTokens.issueNewToken({ clientAddress: remote, now: this.#wallClock() }),
+          }
         : {}),
       qlog: this.#options.qlog?.({ role: 'server', odcid: originalDcid }),
       createTls: (tp) =>
@@ -424,7 +447,8 @@ export class Endpoint {
           maxEarlyData: earlyData && tickets,
           antiReplay: this.#antiReplay,
           // RFC 9000 §7.4.1: 0-RTT only if our limits did not shrink since the ticket.
-          acceptEarlyData: (appData) => earlyData && appData !== undefined && parametersStillAllow(appData, transport),
+          acceptEarlyData: (appData) =>
+            earlyData && appData !== undefined && parametersStillAllow(appData, transport),
           ...(tls.cipherSuites ? { cipherSuites: tls.cipherSuites } : {}),
           ...(tls.groups ? { groups: tls.groups } : {}),
           ...(tls.requestClientCertificate ? { requestClientCertificate: true } : {}),
@@ -451,7 +475,14 @@ export class Endpoint {
       retryScid: scid,
       now: this.#wallClock(),
     });
-    const data = encodeRetryPacket({ version: hdr.version, dcid: hdr.scid, scid, originalDcid: hdr.dcid, token, random: this.#random });
+    const data = encodeRetryPacket({
+      version: hdr.version,
+      dcid: hdr.scid,
+      scid,
+      originalDcid: hdr.dcid,
+      token,
+      random: this.#random,
+    });
     this.#stateless.push({ path, data, ecn: 0 });
     this.stats.retrySent++;
   }
@@ -463,9 +494,21 @@ export class Endpoint {
     const keys = deriveInitialKeys(hdr.version, hdr.dcid).server;
     const buf = new Uint8Array(256);
     const w = new BufferWriter(buf, 0, buf.length - AEAD_TAG_LENGTH);
-    const h = writeLongHeader(w, { type: 'initial', version: hdr.version, dcid: hdr.scid, scid: this.#cidGenerator.generate(), pnLength: 1 });
+    const h = writeLongHeader(w, {
+      type: 'initial',
+      version: hdr.version,
+      dcid: hdr.scid,
+      scid: this.#cidGenerator.generate(),
+      pnLength: 1,
+    });
     w.reserve(1);
-    encodeFrame(w, { type: 'connection_close', application: false, errorCode: code, frameType: 0, reason: '' });
+    encodeFrame(w, {
+      type: 'connection_close',
+      application: false,
+      errorCode: code,
+      frameType: 0,
+      reason: '',
+    });
     if (w.offset - h.pnOffset < 4) w.zeros(4 - (w.offset - h.pnOffset));
     patchLength(buf, h.lengthOffset, w.offset - h.pnOffset + AEAD_TAG_LENGTH);
     const end = protectPacket(buf, 0, h.pnOffset, 1, w.offset, 0, keys);
@@ -518,7 +561,8 @@ export class Endpoint {
   }
 
   #forget(conn: Connection): void {
-    for (const key of this.#cidsOf.get(conn) ?? []) if (this.#byCid.get(key) === conn) this.#byCid.delete(key);
+    for (const key of this.#cidsOf.get(conn) ?? [])
+      if (this.#byCid.get(key) === conn) this.#byCid.delete(key);
     this.#cidsOf.delete(conn);
     for (const [k, c] of this.#byPath) if (c === conn) this.#byPath.delete(k);
     this.#connections.delete(conn);
@@ -590,4 +634,3 @@ function parametersStillAllow(appData: Uint8Array, now: TransportConfig): boolea
     throw e;
   }
 }
-

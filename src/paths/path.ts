@@ -1,8 +1,12 @@
 // One network path of a connection (RFC 9000 §8.2, §9): its addresses, validation state,
 // anti-amplification counters and its own recovery state (RTT, congestion, pacing, PMTU, ECN).
 import { type Path, type SocketAddress, sameHost } from '../common/addr.js';
-import { NEVER, type Instant } from '../common/time.js';
-import { type CongestionAlgorithm, type CongestionController, createCongestionController } from '../recovery/congestion.js';
+import { type Instant, NEVER } from '../common/time.js';
+import {
+  type CongestionAlgorithm,
+  type CongestionController,
+  createCongestionController,
+} from '../recovery/congestion.js';
 import { EcnValidator } from '../recovery/ecn.js';
 import { MtuDiscovery } from '../recovery/mtud.js';
 import { Pacer } from '../recovery/pacer.js';
@@ -108,7 +112,10 @@ export class NetworkPath implements Path {
     this.rtt = new RttEstimator();
     this.cc = createCongestionController(options.congestion, options.initialMtu, { hystart: true });
     this.pacer = new Pacer();
-    this.mtud = new MtuDiscovery(options.initialMtu, options.mtuDiscovery ? options.maxMtu : options.initialMtu);
+    this.mtud = new MtuDiscovery(
+      options.initialMtu,
+      options.mtuDiscovery ? options.maxMtu : options.initialMtu,
+    );
     this.ecn = new EcnValidator();
   }
 
@@ -203,7 +210,9 @@ export class NetworkPath implements Path {
   /** Initial values for congestion control, RTT and PMTU (RFC 9002 §A.3/§B.3, RFC 9000 §9.4). */
   resetRecovery(): void {
     this.rtt = new RttEstimator();
-    this.cc = createCongestionController(this.#options.congestion, this.#options.initialMtu, { hystart: true });
+    this.cc = createCongestionController(this.#options.congestion, this.#options.initialMtu, {
+      hystart: true,
+    });
     this.pacer = new Pacer();
     this.mtud.reset();
     this.ecn.reset();

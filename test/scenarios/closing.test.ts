@@ -15,7 +15,11 @@ function countSends(q: QuicSim, fromPort: number): () => number {
 }
 
 test('idle timeout: both sides close silently after the smaller advertised timeout (§10.1)', () => {
-  const q = new QuicSim({ seed: 101, link: { delay: 10_000 }, clientTransport: { maxIdleTimeout: 5_000_000 } });
+  const q = new QuicSim({
+    seed: 101,
+    link: { delay: 10_000 },
+    clientTransport: { maxIdleTimeout: 5_000_000 },
+  });
   const { client, server } = q.handshake();
   q.runUntil(() => client.handshakeConfirmed);
   let lastSend = q.now;
@@ -49,7 +53,13 @@ test('application close: the peer drains, both reach closed after the closing pe
   client.close(q.now, 42, 'bye');
   assert.equal(client.state, 'closing');
   q.runUntil(() => server.closeInfo !== undefined);
-  assert.deepEqual(server.closeInfo, { source: 'remote', application: true, code: 42, frameType: 0, reason: 'bye' });
+  assert.deepEqual(server.closeInfo, {
+    source: 'remote',
+    application: true,
+    code: 42,
+    frameType: 0,
+    reason: 'bye',
+  });
   assert.equal(server.state, 'draining');
   // Draining: the server sends nothing more.
   const serverSends = countSends(q, q.serverAddress.port);

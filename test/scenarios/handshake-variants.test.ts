@@ -94,7 +94,10 @@ test('0-RTT accepted: request data sent before the handshake completes is answer
   const ev = new Events(client);
   q.runUntil(() => got() !== undefined);
   assert.equal(got(), 'early hello');
-  assert.deepEqual(ev.of('early-data').map((e) => e.accepted), [true]);
+  assert.deepEqual(
+    ev.of('early-data').map((e) => e.accepted),
+    [true],
+  );
   const server = q.accepted.at(-1)!;
   assert.ok(server.tls.earlyDataAccepted);
   assert.ok(server.stats().zeroRttReceived > 0, 'request arrived in 0-RTT packets');
@@ -115,7 +118,10 @@ test('0-RTT rejected (replayed ticket): the data is resent in 1-RTT and answered
   const got2 = echo(q, c2, 'second use');
   q.runUntil(() => got2() !== undefined);
   assert.equal(got2(), 'second use');
-  assert.deepEqual(ev2.of('early-data').map((e) => e.accepted), [false]);
+  assert.deepEqual(
+    ev2.of('early-data').map((e) => e.accepted),
+    [false],
+  );
   assert.ok(c2.stats().zeroRttSent > 0);
   assert.equal(q.accepted.at(-1)!.stats().zeroRttReceived, 0);
 });
@@ -138,7 +144,10 @@ test('0-RTT rejected when the server’s limits shrank (RFC 9000 §7.4.1)', () =
   const got = echo(q2, c, 'smaller limits');
   q2.runUntil(() => got() !== undefined);
   assert.equal(got(), 'smaller limits');
-  assert.deepEqual(ev.of('early-data').map((e) => e.accepted), [false]);
+  assert.deepEqual(
+    ev.of('early-data').map((e) => e.accepted),
+    [false],
+  );
   assert.ok(c.stats().zeroRttSent > 0, 'the client did send 0-RTT packets');
   assert.equal(q2.accepted[0]!.stats().zeroRttReceived, 0, 'the server decrypted none of them');
 });
@@ -172,7 +181,11 @@ test('key updates: each side initiates, several times, during a transfer', () =>
 });
 
 test('version negotiation: a v2-only server makes a v1 client retry in v2', () => {
-  const q = new QuicSim({ seed: 69, link: { delay: 10_000 }, serverEndpoint: { supportedVersions: [QUIC_V2] } });
+  const q = new QuicSim({
+    seed: 69,
+    link: { delay: 10_000 },
+    serverEndpoint: { supportedVersions: [QUIC_V2] },
+  });
   serveEcho(q);
   const { client, server } = q.handshake({ version: QUIC_V1 });
   assert.equal(client.version, QUIC_V2);

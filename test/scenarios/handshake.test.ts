@@ -1,8 +1,8 @@
 // Handshakes on hostile links (issue 3: 30% loss each way, 10% corruption, across seeds).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { forEachSeed } from '../sim/seeds.js';
 import { Events, QuicSim } from '../sim/quic.js';
+import { forEachSeed } from '../sim/seeds.js';
 
 test('handshake completes and is confirmed on a clean 10 ms link', () => {
   const q = new QuicSim({ seed: 1, link: { delay: 10_000 } });
@@ -39,7 +39,12 @@ test('handshake completes over reordering and duplication', () => {
   forEachSeed([31, 32, 33], (seed) => {
     const q = new QuicSim({
       seed,
-      link: { delay: 15_000, jitter: 10_000, reorder: { probability: 0.3, extraDelay: 20_000 }, duplicate: 0.2 },
+      link: {
+        delay: 15_000,
+        jitter: 10_000,
+        reorder: { probability: 0.3, extraDelay: 20_000 },
+        duplicate: 0.2,
+      },
     });
     const { client } = q.handshake();
     q.runUntil(() => client.handshakeConfirmed);

@@ -109,7 +109,10 @@ test('preferred address: the client follows it, retires the handshake CID and st
   assert.equal(d.result()!.received, d.result()!.expected);
   assert.deepEqual(server.activePath.local, { address: '10.0.0.3', port: 4433 });
   assert.equal(oldAddressUsed, 0, 'nothing more on the handshake address');
-  assert.ok((client.stats().cids as { remote: { retired: number } }).remote.retired >= 1, 'handshake CID retired');
+  assert.ok(
+    (client.stats().cids as { remote: { retired: number } }).remote.retired >= 1,
+    'handshake CID retired',
+  );
 });
 
 test('preferred address on a lossy path: validation fails and the client stays on the original address', () => {
@@ -210,7 +213,11 @@ for (const family of [4, 6] as const) {
       client.probePath(q.now, newLocal, undefined, true);
       q.runUntil(() => ev.has('migrated'), 10_000_000);
       // Let the server see the first non-probing packet from the new address.
-      q.runUntil(() => server.activePath.remote.port === newLocal.port && server.activePath.remote.address === newLocal.address);
+      q.runUntil(
+        () =>
+          server.activePath.remote.port === newLocal.port &&
+          server.activePath.remote.address === newLocal.address,
+      );
       const reset = rec.events.filter((e) => e.name === 'recovery:parameters_reset').at(-1)!;
       assert.equal(reset.data.change, change);
       assert.equal(reset.data.kept_congestion_state, change === 'port');

@@ -36,7 +36,10 @@ test('PMTU black hole: the path MTU shrinks mid-transfer and the sender falls ba
 });
 
 test('ECN: CE marks on a congested queue make the sender back off without losses', () => {
-  const q = new QuicSim({ seed: 123, link: { delay: 10_000, rateBps: 20e6, queueBytes: 400_000, ecnCeOnQueue: 40_000 } });
+  const q = new QuicSim({
+    seed: 123,
+    link: { delay: 10_000, rateBps: 20e6, queueBytes: 400_000, ecnCeOnQueue: 40_000 },
+  });
   const payload = new Payload(3_000_000);
   serveDownloads(q, payload);
   const { client, server } = q.handshake();

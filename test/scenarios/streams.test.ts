@@ -30,7 +30,8 @@ class Exchanger {
 
   pump(): void {
     for (const e of this.events.drain()) {
-      if (e.type === 'stream-opened' && !this.readers.has(e.id)) this.readers.set(e.id, new StreamReader(this.conn, e.id));
+      if (e.type === 'stream-opened' && !this.readers.has(e.id))
+        this.readers.set(e.id, new StreamReader(this.conn, e.id));
     }
     for (const w of this.writers) if (!w.done) w.pump();
     for (const r of this.readers.values()) r.pump();
@@ -67,8 +68,12 @@ test('100 concurrent streams each way are byte-exact and flow-control windows gr
   q.serverHost.wake();
   q.runUntil(() => c.received === STREAMS && s.received === STREAMS, 300_000_000);
   // Byte-exact: each stream's hash equals its payload's (matched by opening order).
-  const expectedFromServer = new Set(Array.from({ length: STREAMS }, (_, i) => new Payload(PER_STREAM, 2000 + i).sha256()));
-  const expectedFromClient = new Set(Array.from({ length: STREAMS }, (_, i) => new Payload(PER_STREAM, 1000 + i).sha256()));
+  const expectedFromServer = new Set(
+    Array.from({ length: STREAMS }, (_, i) => new Payload(PER_STREAM, 2000 + i).sha256()),
+  );
+  const expectedFromClient = new Set(
+    Array.from({ length: STREAMS }, (_, i) => new Payload(PER_STREAM, 1000 + i).sha256()),
+  );
   for (const r of c.readers.values()) {
     assert.equal(r.received, PER_STREAM);
     assert.ok(expectedFromServer.has(r.digest!));

@@ -45,10 +45,14 @@ test('frame in the wrong packet type: STREAM in an Initial packet → PROTOCOL_V
   const client = q.connect();
   q.runUntil(() => q.accepted.length === 1);
   const server = q.accepted[0]!;
-  const data = forgeInitial(client, [{ type: 'stream', streamId: 0, offset: 0, data: new Uint8Array(4), fin: false }], {
-    dcid: client.originalDcid,
-    scid: client.initialScid,
-  });
+  const data = forgeInitial(
+    client,
+    [{ type: 'stream', streamId: 0, offset: 0, data: new Uint8Array(4), fin: false }],
+    {
+      dcid: client.originalDcid,
+      scid: client.initialScid,
+    },
+  );
   injectToServer(q, data);
   q.runUntil(() => server.closeInfo !== undefined);
   assert.equal(server.closeInfo!.code, TransportErrorCode.PROTOCOL_VIOLATION);
@@ -64,7 +68,11 @@ test('HANDSHAKE_DONE from a client → PROTOCOL_VIOLATION', () => {
 test('stream beyond the limit → STREAM_LIMIT_ERROR', () => {
   const e = established(83);
   // Our limit is 100 client bidi streams: stream 4 * 100 is the 101st.
-  expectClose(e, [{ type: 'stream', streamId: 400, offset: 0, data: new Uint8Array(1), fin: false }], TransportErrorCode.STREAM_LIMIT_ERROR);
+  expectClose(
+    e,
+    [{ type: 'stream', streamId: 400, offset: 0, data: new Uint8Array(1), fin: false }],
+    TransportErrorCode.STREAM_LIMIT_ERROR,
+  );
 });
 
 test('data beyond stream flow control → FLOW_CONTROL_ERROR', () => {
@@ -79,8 +87,20 @@ test('data beyond stream flow control → FLOW_CONTROL_ERROR', () => {
 
 test('final size change → FINAL_SIZE_ERROR', () => {
   const e = established(85);
-  injectToServer(e.q, forgeOneRtt(e.client, e.log, [{ type: 'stream', streamId: 4, offset: 0, data: new Uint8Array(10), fin: true }], { dcid: e.dcid() }));
-  expectClose(e, [{ type: 'reset_stream', streamId: 4, errorCode: 1, finalSize: 20 }], TransportErrorCode.FINAL_SIZE_ERROR);
+  injectToServer(
+    e.q,
+    forgeOneRtt(
+      e.client,
+      e.log,
+      [{ type: 'stream', streamId: 4, offset: 0, data: new Uint8Array(10), fin: true }],
+      { dcid: e.dcid() },
+    ),
+  );
+  expectClose(
+    e,
+    [{ type: 'reset_stream', streamId: 4, errorCode: 1, finalSize: 20 }],
+    TransportErrorCode.FINAL_SIZE_ERROR,
+  );
 });
 
 test('ACK of a packet never sent → PROTOCOL_VIOLATION', () => {
@@ -94,11 +114,19 @@ test('ACK of a packet never sent → PROTOCOL_VIOLATION', () => {
 
 test('STREAM on a receive-only (server-initiated unidirectional) stream → STREAM_STATE_ERROR', () => {
   const e = established(87);
-  expectClose(e, [{ type: 'stream', streamId: 3, offset: 0, data: new Uint8Array(1), fin: false }], TransportErrorCode.STREAM_STATE_ERROR);
+  expectClose(
+    e,
+    [{ type: 'stream', streamId: 3, offset: 0, data: new Uint8Array(1), fin: false }],
+    TransportErrorCode.STREAM_STATE_ERROR,
+  );
 });
 
 test('RETIRE_CONNECTION_ID of a sequence never issued → PROTOCOL_VIOLATION', () => {
-  expectClose(established(88), [{ type: 'retire_connection_id', sequence: 99 }], TransportErrorCode.PROTOCOL_VIOLATION);
+  expectClose(
+    established(88),
+    [{ type: 'retire_connection_id', sequence: 99 }],
+    TransportErrorCode.PROTOCOL_VIOLATION,
+  );
 });
 
 test('too many NEW_CONNECTION_IDs → CONNECTION_ID_LIMIT_ERROR', () => {
@@ -119,7 +147,11 @@ test('too many NEW_CONNECTION_IDs → CONNECTION_ID_LIMIT_ERROR', () => {
 test('malformed frame (MAX_STREAMS above 2^60) → FRAME_ENCODING_ERROR', () => {
   const e = established(90);
   // RFC 9000 §19.11: a maximum above 2^60 is a FRAME_ENCODING_ERROR.
-  expectClose(e, [{ type: 'max_streams', bidi: true, maximum: 2 ** 61 }], TransportErrorCode.FRAME_ENCODING_ERROR);
+  expectClose(
+    e,
+    [{ type: 'max_streams', bidi: true, maximum: 2 ** 61 }],
+    TransportErrorCode.FRAME_ENCODING_ERROR,
+  );
 });
 
 test('CID transport parameter mismatch (initial_source_connection_id) → closes the handshake', () => {
@@ -136,7 +168,9 @@ test('CID transport parameter mismatch (initial_source_connection_id) → closes
   const server = q.accepted[0]!;
   assert.equal(server.closeInfo!.source, 'local');
   assert.ok(
-    [TransportErrorCode.TRANSPORT_PARAMETER_ERROR, TransportErrorCode.PROTOCOL_VIOLATION].includes(server.closeInfo!.code as 8 | 10),
+    [TransportErrorCode.TRANSPORT_PARAMETER_ERROR, TransportErrorCode.PROTOCOL_VIOLATION].includes(
+      server.closeInfo!.code as 8 | 10,
+    ),
     `server closed with 0x${server.closeInfo!.code.toString(16)}`,
   );
   // The server's CONNECTION_CLOSE goes to the rewritten CID, which the client never issued:
@@ -167,8 +201,8 @@ function forgeInitialRewrite(client: Connection, datagram: Uint8Array): Uint8Arr
   return forgeInitial(client, frames, { dcid: client.originalDcid, scid, pn: u.pn });
 }
 
-import * as protection from '../../src/protection/packet.js';
 import { deriveInitialKeys } from '../../src/protection/initial.js';
+import * as protection from '../../src/protection/packet.js';
 import { decodeFrame } from '../../src/wire/frames.js';
 import { BufferReader } from '../../src/wire/reader.js';
 

@@ -47,11 +47,21 @@ export function forgeOneRtt(conn: Connection, log: KeyLog, frames: Frame[], o: F
 }
 
 /** Frames in an Initial packet from the client (keys derived from its original DCID). */
-export function forgeInitial(conn: Connection, frames: Frame[], o: ForgeOptions & { scid: Uint8Array }): Uint8Array {
+export function forgeInitial(
+  conn: Connection,
+  frames: Frame[],
+  o: ForgeOptions & { scid: Uint8Array },
+): Uint8Array {
   const keys = deriveInitialKeys(conn.version, conn.originalDcid).client;
   const buf = new Uint8Array(1200);
   const w = new BufferWriter(buf, 0, buf.length - AEAD_TAG_LENGTH);
-  const h = writeLongHeader(w, { type: 'initial', version: conn.version, dcid: o.dcid, scid: o.scid, pnLength: 4 });
+  const h = writeLongHeader(w, {
+    type: 'initial',
+    version: conn.version,
+    dcid: o.dcid,
+    scid: o.scid,
+    pnLength: 4,
+  });
   w.reserve(4);
   for (const f of frames) encodeFrame(w, f);
   w.zeros(w.remaining); // PADDING to 1200 octets (RFC 9000 §14.1)
@@ -60,7 +70,12 @@ export function forgeInitial(conn: Connection, frames: Frame[], o: ForgeOptions 
   return buf.subarray(0, end);
 }
 
-function seal(keys: PacketKeys, frames: Frame[], pn: number, header: (w: BufferWriter) => number): Uint8Array {
+function seal(
+  keys: PacketKeys,
+  frames: Frame[],
+  pn: number,
+  header: (w: BufferWriter) => number,
+): Uint8Array {
   const buf = new Uint8Array(1500);
   const w = new BufferWriter(buf, 0, buf.length - AEAD_TAG_LENGTH);
   const pnOffset = header(w);

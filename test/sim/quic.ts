@@ -10,7 +10,12 @@ import type { Transmit } from '../../src/common/transmit.js';
 import type { TransportConfig } from '../../src/connection/config.js';
 import type { Connection } from '../../src/connection/connection.js';
 import type { ConnectionEvent } from '../../src/connection/events.js';
-import { type ConnectOptions, Endpoint, type EndpointOptions, type ServerOptions } from '../../src/endpoint/endpoint.js';
+import {
+  type ConnectOptions,
+  Endpoint,
+  type EndpointOptions,
+  type ServerOptions,
+} from '../../src/endpoint/endpoint.js';
 import type { Host } from './host.js';
 import type { LinkConfig } from './link.js';
 import { Simulation } from './sim.js';
@@ -111,7 +116,11 @@ export class QuicSim {
       random: this.sim.forkRandom(),
       wallClock,
       server: {
-        tls: { certificateChain: TEST_CHAIN, privateKey: TEST_KEY, alpnProtocols: ['test', 'h3', 'hq-interop'] },
+        tls: {
+          certificateChain: TEST_CHAIN,
+          privateKey: TEST_KEY,
+          alpnProtocols: ['test', 'h3', 'hq-interop'],
+        },
         ...o.server,
         ...(o.serverTransport ? { transport: o.serverTransport } : {}),
       },
@@ -125,7 +134,11 @@ export class QuicSim {
     });
     this.server = new EndpointHost(serverEp);
     this.client = new EndpointHost(clientEp);
-    this.serverHost = this.sim.addHost({ endpoint: this.server, addresses: [serverIp, ...(o.extraServerIps ?? [])], name: 'server' });
+    this.serverHost = this.sim.addHost({
+      endpoint: this.server,
+      addresses: [serverIp, ...(o.extraServerIps ?? [])],
+      name: 'server',
+    });
     serverEp.onWake = () => this.serverHost.wake();
     this.server.app = () => {
       for (let e = serverEp.pollEvent(); e; e = serverEp.pollEvent()) this.accepted.push(e.connection);
@@ -133,17 +146,26 @@ export class QuicSim {
     };
     if (o.natPublicIp) {
       this.nat = this.sim.addNat({ publicAddress: o.natPublicIp, name: 'nat' });
-      this.clientHost = this.sim.addHost({ endpoint: this.client, addresses: [clientIp], name: 'client', via: this.nat });
-      for (const ip of [serverIp, ...(o.extraServerIps ?? [])]) this.sim.connect(o.natPublicIp, ip, o.link ?? {}, { ...o.link, ...o.downlink });
+      this.clientHost = this.sim.addHost({
+        endpoint: this.client,
+        addresses: [clientIp],
+        name: 'client',
+        via: this.nat,
+      });
+      for (const ip of [serverIp, ...(o.extraServerIps ?? [])])
+        this.sim.connect(o.natPublicIp, ip, o.link ?? {}, { ...o.link, ...o.downlink });
     } else {
       this.nat = undefined;
       this.clientHost = this.sim.addHost({ endpoint: this.client, addresses: [clientIp], name: 'client' });
-      for (const ip of [serverIp, ...(o.extraServerIps ?? [])]) this.sim.connect(clientIp, ip, o.link ?? {}, { ...o.link, ...o.downlink });
+      for (const ip of [serverIp, ...(o.extraServerIps ?? [])])
+        this.sim.connect(clientIp, ip, o.link ?? {}, { ...o.link, ...o.downlink });
     }
     clientEp.onWake = () => this.clientHost.wake();
     this.client.app = () => this.onClientActivity?.(this.sim.now);
     if (o.checkAmplification ?? true) {
-      this.amplification = this.sim.checkAmplification(this.serverHost, (local, remote) => serverEp.isPathValidated(local, remote));
+      this.amplification = this.sim.checkAmplification(this.serverHost, (local, remote) =>
+        serverEp.isPathValidated(local, remote),
+      );
     } else {
       this.amplification = undefined;
     }
@@ -185,12 +207,18 @@ export class QuicSim {
   }
 
   /** Runs until both sides report the handshake complete. */
-  handshake(o: Partial<ConnectOptions> = {}, maxDurationUs = 60_000_000): { client: Connection; server: Connection } {
+  handshake(
+    o: Partial<ConnectOptions> = {},
+    maxDurationUs = 60_000_000,
+  ): { client: Connection; server: Connection } {
     const before = this.accepted.length;
     const client = this.connect(o);
     const seen = new Events(client);
     this.runUntil(
-      () => seen.has('handshake-complete') && this.accepted.length > before && this.accepted[before]!.handshakeComplete,
+      () =>
+        seen.has('handshake-complete') &&
+        this.accepted.length > before &&
+        this.accepted[before]!.handshakeComplete,
       maxDurationUs,
     );
     return { client, server: this.accepted[before]! };

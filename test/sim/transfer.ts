@@ -1,7 +1,7 @@
 // A download application for scenario tests: the client asks for N bytes on a bidirectional
 // stream, the server sends a deterministic payload, the client hashes what arrives.
 import type { Connection } from '../../src/connection/connection.js';
-import { Events, Payload, type QuicSim, StreamReader, StreamWriter } from './quic.js';
+import { Events, type Payload, type QuicSim, StreamReader, StreamWriter } from './quic.js';
 
 export interface DownloadResult {
   readonly bytes: number;
@@ -42,7 +42,11 @@ export function serveDownloads(q: QuicSim, payload: Payload): void {
 }
 
 /** Starts a download on `conn`; returns a probe to poll for completion. */
-export function startDownload(q: QuicSim, conn: Connection, payload: Payload): { result(): DownloadResult | undefined; reader: StreamReader } {
+export function startDownload(
+  q: QuicSim,
+  conn: Connection,
+  payload: Payload,
+): { result(): DownloadResult | undefined; reader: StreamReader } {
   const id = conn.openStream(true);
   if (id === undefined) throw new Error('stream limit');
   conn.writeStream(id, new Uint8Array([0x47]), true);
@@ -60,7 +64,14 @@ export function startDownload(q: QuicSim, conn: Connection, payload: Payload): {
     reader,
     result: () =>
       reader.finished
-        ? { bytes: reader.received, expected, received: reader.digest, startedAt, finishedAt, serverStartedAt: responseStarts.get(id) ?? startedAt }
+        ? {
+            bytes: reader.received,
+            expected,
+            received: reader.digest,
+            startedAt,
+            finishedAt,
+            serverStartedAt: responseStarts.get(id) ?? startedAt,
+          }
         : undefined,
   };
 }

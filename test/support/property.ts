@@ -70,7 +70,11 @@ export function generateInput(rng: SeededRandom, corpus: Uint8Array[], maxLength
  * Asserts that `decode` throws nothing but TransportError on `cases` generated inputs.
  * Returns how many inputs decoded successfully (so tests can check the corpus is exercised).
  */
-export function checkDecoder(name: string, decode: (input: Uint8Array) => unknown, opts: DecoderCheckOptions = {}): number {
+export function checkDecoder(
+  name: string,
+  decode: (input: Uint8Array) => unknown,
+  opts: DecoderCheckOptions = {},
+): number {
   const seed = opts.seed ?? Number(process.env.PROPERTY_SEED ?? 0x5eed) >>> 0;
   const rng = new SeededRandom(seed);
   const cases = opts.cases ?? 100_000;
