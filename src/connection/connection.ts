@@ -1721,9 +1721,12 @@ export class Connection {
     const sendData = ccOpen && paced;
 
     // Plan which levels get a packet in this datagram (coalescing, RFC 9000 §12.2).
-    const plan: Level[] = [];
+    const plan = this.#plan;
+    plan.length = 0;
     let padTarget = 0;
-    for (const level of [Level.Initial, Level.Handshake]) {
+    // (Once the handshake is confirmed both handshake spaces are gone: skip them.)
+    for (let i = 0; i < 2 && !this.#handshakeConfirmed; i++) {
+      const level = i === 0 ? Level.Initial : Level.Handshake;
       const sp = this.#spaces[spaceOfLevel(level)]!;
       if (sp.discarded || !this.#keys[level]!.write) continue;
       const ackDue = sp.ack.ackDeadline(0) <= now;
@@ -1781,17 +1784,15 @@ export class Connection {
   }
 
   #lastPacketEnd = 0;
+  /** Levels planned for the datagram being built (reused: no allocation per datagram). */
+  readonly #plan: Level[] = [];
 
   #finishDatagram(now: Instant, path: NetworkPath, buf: Uint8Array, size: number): Transmit {
     path.onDatagramSent(size, now);
     this.#stats.datagramsSent++;
     this.#stats.bytesSent += size;
     const ecn: Ecn = path.ecn.shouldMark() ? 2 : 0;
-    return {
-      path: { local: path.local, remote: path.remote },
-      data: size === buf.length ? buf : buf.subarray(0, size),
-      ecn,
-    };
+    return { path: path.asPath, data: size === buf.length ? buf : buf.subarray(0, size), ecn };
   }
 
   #onAckElicitingSent(now: Instant): void {

@@ -102,11 +102,14 @@ export class NetworkPath implements Path {
   largestPnReceived = -1;
 
   readonly #options: PathRecoveryOptions;
+  /** The addresses as a plain Path (shared by every Transmit on this path). */
+  readonly asPath: Path;
 
   constructor(id: number, path: Path, now: Instant, options: PathRecoveryOptions) {
     this.id = id;
     this.local = path.local;
     this.remote = path.remote;
+    this.asPath = Object.freeze({ local: path.local, remote: path.remote });
     this.lastActivity = now;
     this.#options = options;
     this.rtt = new RttEstimator();
