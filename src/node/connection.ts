@@ -124,6 +124,12 @@ export class QuicConnection extends EventTarget implements StreamHost {
   #handshakeDone = false;
   #closeInfo: CloseInfo | undefined;
   #error: QuicError | undefined;
+  #opError: QuicError | undefined;
+  /**
+   * The application's "no error" code: a peer close with it counts as clean (`closed` resolves).
+   * 0 by default; the HTTP/3 glue sets H3_NO_ERROR (0x100).
+   */
+  applicationNoError = 0;
   #sessionTicket: Uint8Array | undefined;
   #newToken: Uint8Array | undefined;
   #earlyData: boolean | undefined;
@@ -194,6 +200,11 @@ export class QuicConnection extends EventTarget implements StreamHost {
 
   get closeInfo(): CloseInfo | undefined {
     return this.#closeInfo;
+  }
+
+  /** The error `closed` rejected with (undefined while open or after a clean close). */
+  get closeError(): QuicError | undefined {
+    return this.#error;
   }
 
   /** Latest session ticket (pass it as `session` to resume; also the 'sessionticket' event). */
@@ -369,7 +380,9 @@ export class QuicConnection extends EventTarget implements StreamHost {
       this.#checkOpen();
       options.signal?.throwIfAborted();
     } catch (e) {
-      return Promise.reject(e instanceof Error && e.name === 'AbortError' ? new QuicAbortError(options.signal?.reason) : e);
+      return Promise.reject(
+        e instanceof Error && e.name === 'AbortError' ? new QuicAbortError(options.signal?.reason) : e,
+      );
     }
     let pathId: number;
     try {
@@ -425,7 +438,10 @@ export class QuicConnection extends EventTarget implements StreamHost {
 
   override addEventListener<K extends keyof QuicConnectionEventMap>(
     type: K,
-    listener: ((ev: CustomEvent<QuicConnectionEventMap[K]>) => void) | { handleEvent(ev: CustomEvent<QuicConnectionEventMap[K]>): void } | null,
+    listener:
+      | ((ev: CustomEvent<QuicConnectionEventMap[K]>) => void)
+      | { handleEvent(ev: CustomEvent<QuicConnectionEventMap[K]>): void }
+      | null,
     options?: AddListenerOptions,
   ): void;
   override addEventListener(type: string, listener: Listener, options?: AddListenerOptions): void;
@@ -435,7 +451,10 @@ export class QuicConnection extends EventTarget implements StreamHost {
 
   override removeEventListener<K extends keyof QuicConnectionEventMap>(
     type: K,
-    listener: ((ev: CustomEvent<QuicConnectionEventMap[K]>) => void) | { handleEvent(ev: CustomEvent<QuicConnectionEventMap[K]>): void } | null,
+    listener:
+      | ((ev: CustomEvent<QuicConnectionEventMap[K]>) => void)
+      | { handleEvent(ev: CustomEvent<QuicConnectionEventMap[K]>): void }
+      | null,
     options?: RemoveListenerOptions,
   ): void;
   override removeEventListener(type: string, listener: Listener, options?: RemoveListenerOptions): void;
@@ -475,7 +494,13 @@ export class QuicConnection extends EventTarget implements StreamHost {
   /** @internal The endpoint dropped the core connection (closed and drained). */
   _finalize(): void {
     if (!this.#closeInfo) {
-      this._onClosed({ source: 'internal', application: false, code: 0, frameType: 0, reason: 'connection discarded' });
+      this._onClosed({
+        source: 'internal',
+        application: false,
+        code: 0,
+        frameType: 0,
+        reason: 'connection discarded',
+      });
     }
     this.#finalized.resolve();
   }
@@ -538,7 +563,12 @@ export class QuicConnection extends EventTarget implements StreamHost {
           this.#emit('pathfailed', { pathId: e.pathId, path: e.path, reason: e.reason });
           break;
         case 'migrated':
-          this.#emit('migrated', { pathId: e.pathId, from: e.from, to: e.to, preferredAddress: e.preferredAddress });
+          this.#emit('migrated', {
+            pathId: e.pathId,
+            from: e.from,
+            to: e.to,
+            preferredAddress: e.preferredAddress,
+          });
           break;
         case 'peer-migrated':
           this.#emit('peermigrated', { pathId: e.pathId, from: e.from, to: e.to });
@@ -594,9 +624,10 @@ export class QuicConnection extends EventTarget implements StreamHost {
   _onClosed(info: CloseInfo): void {
     if (this.#closeInfo) return;
     this.#closeInfo = info;
-    const error = closeInfoToError(info);
+    const error = closeInfoToError(info, this.applicationNoError);
     this.#error = error;
-    const opError = closeInfoToOperationError(info);
+    const opError = closeInfoToOperationError(info, this.applicationNoError);
+    this.#opError = opError;
     if (error) this.#closed.reject(error);
     else this.#closed.resolve(info);
     if (!this.#handshakeDone) this.#opened.reject(opError);
@@ -613,6 +644,6 @@ export class QuicConnection extends EventTarget implements StreamHost {
   }
 
   #checkOpen(): void {
-    if (this.#closeInfo) throw closeInfoToOperationError(this.#closeInfo);
+    if (this.#closeInfo) throw this.#opError ?? closeInfoToOperationError(this.#closeInfo);
   }
 }

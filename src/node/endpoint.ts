@@ -2,10 +2,11 @@
 // connect()ed, so datagrams from a changed peer address still arrive), one timer, and the
 // monotonic clock. Datagrams are fed to the core as they arrive; the core's output, events and
 // timer are handled in one pump per event-loop turn (setImmediate), not once per datagram.
-import { lookup as dnsLookup } from 'node:dns/promises';
+
+import type { KeyObject } from 'node:crypto';
 import dgram from 'node:dgram';
 import diagnostics from 'node:diagnostics_channel';
-import type { KeyObject } from 'node:crypto';
+import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { addressFamily, type Path, type SocketAddress } from '../common/addr.js';
 import type { Random } from '../common/random.js';
@@ -13,10 +14,15 @@ import type { Instant } from '../common/time.js';
 import type { TransportConfig } from '../connection/config.js';
 import type { Connection } from '../connection/connection.js';
 import type { ConnectionIdGenerator } from '../endpoint/cid-generator.js';
-import { type ConnectOptions, Endpoint, type EndpointOptions, type ServerOptions } from '../endpoint/endpoint.js';
+import {
+  type ConnectOptions,
+  Endpoint,
+  type EndpointOptions,
+  type ServerOptions,
+} from '../endpoint/endpoint.js';
 import type { CipherSuite } from '../tls/constants.js';
 import type { GroupName } from '../tls/index.js';
-import { QuicConnection, type ConnectionRuntime } from './connection.js';
+import { type ConnectionRuntime, QuicConnection } from './connection.js';
 import {
   QuicAbortError,
   QuicEndpointClosedError,
@@ -25,7 +31,14 @@ import {
 } from './errors.js';
 import { KeyLogWriter } from './keylog.js';
 import { ensureDir, QlogFileSink } from './qlog.js';
-import { type AddressInput, AsyncQueue, deferred, monotonicNow, toHostPort, toSocketAddress } from './util.js';
+import {
+  type AddressInput,
+  AsyncQueue,
+  deferred,
+  monotonicNow,
+  toHostPort,
+  toSocketAddress,
+} from './util.js';
 
 export interface QuicServerOptions {
   /** PEM certificate chain, leaf first. */
@@ -145,10 +158,14 @@ const DEFAULT_BUFFER = 4 * 1024 * 1024;
 /** max_udp_payload_size on endpoints bound only to loopback addresses. */
 export const LOOPBACK_MAX_UDP_PAYLOAD = 16384;
 /** Datagrams sent per pump before yielding to the event loop. */
-const MAX_BURST = 256;
+const MAX_BURST = 32;
 
 /** Addresses are literals here (host names are resolved once in connect()): skip dns.lookup. */
-function literalLookup(address: string, family: unknown, cb: (err: Error | null, address: string, family: number) => void): void {
+function literalLookup(
+  address: string,
+  family: unknown,
+  cb: (err: Error | null, address: string, family: number) => void,
+): void {
   cb(null, address, typeof family === 'number' ? family : address.includes(':') ? 6 : 4);
 }
 
@@ -163,6 +180,8 @@ export class QuicEndpoint implements AsyncIterable<QuicConnection> {
   readonly #qlogDir: string | undefined;
   readonly #qlogPending = new Map<string, QlogFileSink>();
   readonly #qlogOf = new Map<QuicConnection, QlogFileSink>();
+  /** Log files being flushed (close() waits for them). */
+  readonly #flushing = new Set<Promise<void>>();
   readonly #wallClock: () => number;
   readonly #server: boolean;
   #scheduled = false;
@@ -170,6 +189,8 @@ export class QuicEndpoint implements AsyncIterable<QuicConnection> {
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
   #idleSpins = 0;
+  /** The `now` of the latest core input (qlog traces start there). */
+  #coreNow = 0;
   /** The last flush stopped at MAX_BURST: pump again on the next turn. */
   #more = false;
   #closing: Promise<void> | undefined;
@@ -189,17 +210,24 @@ export class QuicEndpoint implements AsyncIterable<QuicConnection> {
 
   /** Binds the sockets and starts the endpoint. */
   static async bind(options: QuicEndpointOptions = {}): Promise<QuicEndpoint> {
-    const list = options.address === undefined ? ['127.0.0.1:0'] : Array.isArray(options.address) ? options.address : [options.address];
+    const list =
+      options.address === undefined
+        ? ['127.0.0.1:0']
+        : Array.isArray(options.address)
+          ? options.address
+          : [options.address];
     if (list.length === 0) throw new QuicInvalidArgumentError('at least one address is needed');
     const requested = (list as readonly AddressInput[]).map(toSocketAddress);
+    const qlogDir = options.qlogDir ?? (options.fromEnv ? process.env['QLOGDIR'] : undefined);
+    if (qlogDir) ensureDir(qlogDir);
     const sockets: BoundSocket[] = [];
     try {
       for (const r of requested) sockets.push(await bindSocket(r, options));
+      return new QuicEndpoint(options, sockets);
     } catch (e) {
       for (const s of sockets) s.socket.close();
       throw e;
     }
-    return new QuicEndpoint(options, sockets);
   }
 
   private constructor(options: QuicEndpointOptions, sockets: BoundSocket[]) {
@@ -210,7 +238,6 @@ export class QuicEndpoint implements AsyncIterable<QuicConnection> {
     const keyLogFile = options.keyLogFile ?? env['SSLKEYLOGFILE'];
     this.#keyLog = keyLogFile ? new KeyLogWriter(keyLogFile) : undefined;
     this.#qlogDir = options.qlogDir ?? env['QLOGDIR'];
-    if (this.#qlogDir) ensureDir(this.#qlogDir);
     for (const s of sockets) this.#attach(s);
     const transport: Partial<TransportConfig> = { ...options.transport };
     if (options.idleTimeout !== undefined) transport.maxIdleTimeout = options.idleTimeout * 1000;
@@ -232,7 +259,9 @@ export class QuicEndpoint implements AsyncIterable<QuicConnection> {
       ...(options.statelessRate !== undefined ? { statelessRate: options.statelessRate } : {}),
       ...(options.server ? { server: this.#serverOptions(options.server) } : {}),
       ...(keyLog ? { keyLog: (line: string) => keyLog.write(line) } : {}),
-      ...(this.#qlogDir ? { qlog: (info: { role: 'client' | 'server'; odcid: Uint8Array }) => this.#createQlog(info) } : {}),
+      ...(this.#qlogDir
+        ? { qlog: (info: { role: 'client' | 'server'; odcid: Uint8Array }) => this.#createQlog(info) }
+        : {}),
     };
     this.#core = new Endpoint(core);
     this.#core.onWake = this.#schedule;
@@ -282,7 +311,9 @@ export class QuicEndpoint implements AsyncIterable<QuicConnection> {
       if (s.local.address === a.address && (a.port === 0 || s.local.port === a.port)) return s.local;
       if (s.requested.address === a.address && a.port === 0) return s.local;
     }
-    throw new QuicInvalidArgumentError(`preferredAddress ${a.address}:${a.port} is not bound by this endpoint`);
+    throw new QuicInvalidArgumentError(
+      `preferredAddress ${a.address}:${a.port} is not bound by this endpoint`,
+    );
   }
 
   // ------------------------------------------------------------------ public API
@@ -357,13 +388,23 @@ export class QuicEndpoint implements AsyncIterable<QuicConnection> {
     const { host, port } = toHostPort(remote);
     let address = host;
     if (isIP(host) === 0) {
-      const r = await dnsLookup(host, this.#sockets.some((s) => addressFamily(s.local) === 6) ? {} : { family: 4 });
-      address = r.address;
+      try {
+        const r = await dnsLookup(
+          host,
+          this.#sockets.some((s) => addressFamily(s.local) === 6) ? {} : { family: 4 },
+        );
+        address = r.address;
+      } catch (e) {
+        throw new QuicSocketError(`cannot resolve ${host}: ${(e as Error).message}`, e);
+      }
     }
     if (signal?.aborted) throw new QuicAbortError(signal.reason);
     if (this.#closing) throw new QuicEndpointClosedError();
     const remoteAddr: SocketAddress = { address, port };
-    const local = options.local !== undefined ? this.#socketFor(options.local) : await this.#socketForFamily(addressFamily(remoteAddr));
+    const local =
+      options.local !== undefined
+        ? this.#socketFor(options.local)
+        : await this.#socketForFamily(addressFamily(remoteAddr));
     const transport: Partial<TransportConfig> = { ...options.transport };
     if (options.idleTimeout !== undefined) transport.maxIdleTimeout = options.idleTimeout * 1000;
     const o: ConnectOptions = {
@@ -386,7 +427,9 @@ export class QuicEndpoint implements AsyncIterable<QuicConnection> {
     };
     let core: Connection;
     try {
-      core = this.#core.connect(monotonicNow(), o);
+      const now = monotonicNow();
+      this.#coreNow = now;
+      core = this.#core.connect(now, o);
     } catch (e) {
       throw e instanceof RangeError || e instanceof TypeError ? new QuicInvalidArgumentError(e.message) : e;
     }
@@ -440,7 +483,12 @@ export class QuicEndpoint implements AsyncIterable<QuicConnection> {
       clearTimeout(t);
     }
     this.destroy();
-    await Promise.all([this.#keyLog?.close(), ...[...this.#qlogOf.values(), ...this.#qlogPending.values()].map((s) => s.close())]);
+    await Promise.all(this.#flushing);
+  }
+
+  #track(p: Promise<void>): void {
+    this.#flushing.add(p);
+    void p.finally(() => this.#flushing.delete(p));
   }
 
   /** Stops at once: no CONNECTION_CLOSE, sockets closed, pending operations rejected. */
@@ -459,8 +507,10 @@ export class QuicEndpoint implements AsyncIterable<QuicConnection> {
         // Already closed.
       }
     }
-    void this.#keyLog?.close();
-    for (const s of this.#qlogPending.values()) void s.close();
+    if (this.#keyLog) this.#track(this.#keyLog.close());
+    for (const s of [...this.#qlogPending.values(), ...this.#qlogOf.values()]) this.#track(s.close());
+    this.#qlogPending.clear();
+    this.#qlogOf.clear();
   }
 
   // ------------------------------------------------------------------ sockets
@@ -478,8 +528,10 @@ export class QuicEndpoint implements AsyncIterable<QuicConnection> {
         path = { local: s.local, remote: { address: rinfo.address, port: rinfo.port } };
         s.lastPath = path;
       }
+      const now = monotonicNow();
+      this.#coreNow = now;
       try {
-        this.#core.handleDatagram(monotonicNow(), path, msg, 0);
+        this.#core.handleDatagram(now, path, msg, 0);
       } catch (e) {
         this.#coreError(e);
       }
@@ -533,7 +585,8 @@ export class QuicEndpoint implements AsyncIterable<QuicConnection> {
     try {
       let now = monotonicNow();
       if (core.pollTimeout() <= now) core.handleTimeout(now);
-      for (let e = core.pollEvent(); e !== undefined; e = core.pollEvent()) this.#onNewConnection(e.connection);
+      for (let e = core.pollEvent(); e !== undefined; e = core.pollEvent())
+        this.#onNewConnection(e.connection);
       // Events first: applications react (read, write) before we build packets.
       for (const c of this.#conns.values()) {
         if (c._drain() && c.role === 'server') {
@@ -566,7 +619,11 @@ export class QuicEndpoint implements AsyncIterable<QuicConnection> {
     const st = this.#stats;
     // Time passes while we send (the pacer refills): a fresh `now` for every datagram. At most
     // MAX_BURST datagrams per pump, so received ACKs are processed between bursts.
-    for (let t = core.pollTransmit(now); t !== undefined; t = n < MAX_BURST ? core.pollTransmit(monotonicNow()) : undefined) {
+    for (
+      let t = core.pollTransmit(now);
+      t !== undefined;
+      t = n < MAX_BURST ? core.pollTransmit(monotonicNow()) : undefined
+    ) {
       const local = t.path.local;
       let s: BoundSocket | undefined;
       if (single !== undefined) {
@@ -658,7 +715,7 @@ export class QuicEndpoint implements AsyncIterable<QuicConnection> {
     const sink = this.#qlogOf.get(c);
     if (sink) {
       this.#qlogOf.delete(c);
-      void sink.close();
+      this.#track(sink.close());
     }
     this.#updateRef();
   }
@@ -668,8 +725,9 @@ export class QuicEndpoint implements AsyncIterable<QuicConnection> {
       dir: this.#qlogDir!,
       role: info.role,
       odcid: info.odcid,
-      start: monotonicNow(),
-      referenceTime: this.#wallClock(),
+      // Event times are relative to the `now` the core was given when it created the connection.
+      start: this.#coreNow,
+      referenceTime: this.#wallClock() - (monotonicNow() - this.#coreNow) / 1000,
     });
     this.#qlogPending.set(`${info.role}:${sink.odcid}`, sink);
     return sink;
@@ -708,7 +766,8 @@ async function bindSocket(requested: SocketAddress, o: QuicEndpointOptions): Pro
     ...(family === 6 && o.ipv6Only ? { ipv6Only: true } : {}),
   });
   await new Promise<void>((resolve, reject) => {
-    const onError = (e: Error): void => reject(new QuicSocketError(`cannot bind ${requested.address}:${requested.port}: ${e.message}`, e));
+    const onError = (e: Error): void =>
+      reject(new QuicSocketError(`cannot bind ${requested.address}:${requested.port}: ${e.message}`, e));
     socket.once('error', onError);
     socket.bind({ port: requested.port, address: requested.address, exclusive: true }, () => {
       socket.off('error', onError);
@@ -729,4 +788,3 @@ async function bindSocket(requested: SocketAddress, o: QuicEndpointOptions): Pro
   const local = { address: a.address, port: a.port };
   return { socket, requested, local, lastPath: { local, remote: { address: '', port: -1 } } };
 }
-

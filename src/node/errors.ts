@@ -34,6 +34,13 @@ export function isQuicError(e: unknown): e is QuicError {
 
 const nativeHasInstance = Function.prototype[Symbol.hasInstance];
 
+/** Prototype chain first; else the brand plus the class name (QuicError itself: any brand). */
+function brandedInstanceOf(cls: { name: string }, x: unknown): boolean {
+  if (nativeHasInstance.call(cls, x)) return true;
+  if (!isQuicError(x)) return false;
+  return cls === QuicError || (x as Error).name === cls.name;
+}
+
 export class QuicError extends Error {
   /** 'ERR_QUIC_*'. Usage errors of the core pass their own code through (e.g. ERR_QUIC_NO_CONNECTION_ID). */
   readonly code: string;
@@ -50,9 +57,8 @@ export class QuicError extends Error {
 
   /** `x instanceof QuicError` (or a subclass) holds for errors of any copy of the package. */
   static override [Symbol.hasInstance](x: unknown): boolean {
-    if (nativeHasInstance.call(this, x)) return true;
-    if (!isQuicError(x)) return false;
-    return this === QuicError || (x as Error).name === this.name;
+    // biome-ignore lint/complexity/noThisInStatic: inherited by subclasses, `this` is the class tested against
+    return brandedInstanceOf(this, x);
   }
 }
 
@@ -91,9 +97,18 @@ export class QuicTransportError extends QuicError {
   readonly frameType: number;
   readonly reason: string;
   readonly remote: boolean;
-  constructor(errorCode: number, reason: string, frameType: number, remote: boolean, cause?: unknown, code: string = QuicErrorCode.TRANSPORT_ERROR) {
+  constructor(
+    errorCode: number,
+    reason: string,
+    frameType: number,
+    remote: boolean,
+    cause?: unknown,
+    code: string = QuicErrorCode.TRANSPORT_ERROR,
+  ) {
     const name = transportErrorName(errorCode);
-    super(code, `${remote ? 'peer' : 'local'} transport error ${name}${reason ? `: ${reason}` : ''}`, { cause });
+    super(code, `${remote ? 'peer' : 'local'} transport error ${name}${reason ? `: ${reason}` : ''}`, {
+      cause,
+    });
     this.errorCode = errorCode;
     this.errorName = name;
     this.frameType = frameType;
@@ -209,15 +224,18 @@ export class QuicHttpError extends QuicError {
 }
 
 const alertNames = new Map<number, string>(
-  Object.entries(Alert).map(([k, v]) => [v, k.replace(/[A-Z]/g, (c, i: number) => (i > 0 ? '_' : '') + c.toLowerCase())]),
+  Object.entries(Alert).map(([k, v]) => [
+    v,
+    k.replace(/[A-Z]/g, (c, i: number) => (i > 0 ? '_' : '') + c.toLowerCase()),
+  ]),
 );
 
 /**
  * Maps the core's CloseInfo to the error the public API reports; undefined for a clean close:
  * one we initiated with an application code (any value) or NO_ERROR, or the peer's close with
- * code 0 (application or transport).
+ * code 0 (transport) or an application code of 0 or `applicationNoError` (e.g. H3_NO_ERROR).
  */
-export function closeInfoToError(info: CloseInfo): QuicError | undefined {
+export function closeInfoToError(info: CloseInfo, applicationNoError = 0): QuicError | undefined {
   switch (info.source) {
     case 'idle':
       return new QuicIdleTimeoutError(info);
@@ -228,17 +246,24 @@ export function closeInfoToError(info: CloseInfo): QuicError | undefined {
   }
   const remote = info.source === 'remote';
   if (info.application) {
-    if (!remote || info.code === 0) return undefined;
+    if (!remote || info.code === 0 || info.code === applicationNoError) return undefined;
     return new QuicApplicationError(info.code, info.reason, true, info);
   }
   if (info.code === TransportErrorCode.NO_ERROR) return undefined;
-  if (alertOf(info.code) !== undefined) return new QuicHandshakeFailedError(info.code, info.reason, info.frameType, remote, info);
+  if (alertOf(info.code) !== undefined)
+    return new QuicHandshakeFailedError(info.code, info.reason, info.frameType, remote, info);
   return new QuicTransportError(info.code, info.reason, info.frameType, remote, info);
 }
 
 /** The error for operations pending when the connection ended (never undefined). */
-export function closeInfoToOperationError(info: CloseInfo | undefined): QuicError {
-  return (info && closeInfoToError(info)) ?? new QuicConnectionClosedError(info?.reason ? `connection closed: ${info.reason}` : 'connection closed', info);
+export function closeInfoToOperationError(info: CloseInfo | undefined, applicationNoError = 0): QuicError {
+  return (
+    (info && closeInfoToError(info, applicationNoError)) ??
+    new QuicConnectionClosedError(
+      info?.reason ? `connection closed: ${info.reason}` : 'connection closed',
+      info,
+    )
+  );
 }
 
 /** Wraps an error thrown by a core command (ConnectionUsageError, StreamUsageError). */

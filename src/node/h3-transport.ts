@@ -6,7 +6,12 @@
 import type { CloseInfo } from '../connection/events.js';
 import type { H3Transport } from '../h3/transport.js';
 import type { QuicConnection, StreamEvent, StreamEventSink } from './connection.js';
-import { closeInfoToOperationError, QuicConnectionClosedError, type QuicError, QuicStreamUsageError } from './errors.js';
+import {
+  closeInfoToOperationError,
+  QuicConnectionClosedError,
+  type QuicError,
+  QuicStreamUsageError,
+} from './errors.js';
 import { type Deferred, deferred } from './util.js';
 
 /** What the transport feeds: H3Connection or HqInteropConnection plus the runtime glue. */
@@ -45,7 +50,9 @@ export function markFreshChunks<T extends object>(body: T): T {
 }
 
 export function hasFreshChunks(body: unknown): boolean {
-  return typeof body === 'object' && body !== null && (body as { [FRESH_CHUNKS]?: boolean })[FRESH_CHUNKS] === true;
+  return (
+    typeof body === 'object' && body !== null && (body as { [FRESH_CHUNKS]?: boolean })[FRESH_CHUNKS] === true
+  );
 }
 
 export class QuicStreamTransport implements H3Transport, StreamEventSink {
@@ -272,7 +279,8 @@ export class QuicStreamTransport implements H3Transport, StreamEventSink {
     const q = this.#queues.get(id);
     if (!q) return;
     this.#queues.delete(id);
-    const e = err ?? new QuicStreamUsageError('ERR_QUIC_STREAM_RESET', `stream ${id} can no longer be written`);
+    const e =
+      err ?? new QuicStreamUsageError('ERR_QUIC_STREAM_RESET', `stream ${id} can no longer be written`);
     for (const d of q.drained) d.reject(e);
   }
 }

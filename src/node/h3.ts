@@ -2,16 +2,16 @@
 // H3Server (a handler per request, or `for await` over requests), plus a static-file handler.
 // Bodies stream both ways with backpressure: a response body is read from the core only while
 // its ReadableStream has room, and a body being sent waits while the core's buffer is full.
-import type { FieldLine } from '../h3/qpack/types.js';
+
 import { H3Connection, type H3ConnectionOptions } from '../h3/connection.js';
 import { H3ErrorCode, h3ErrorName } from '../h3/errors.js';
 import type { HeadersInit } from '../h3/headers.js';
-import { resolveStaticFile, type StaticFileOptions } from '../h3/static-files.js';
 import { toFieldLines } from '../h3/headers.js';
+import type { FieldLine } from '../h3/qpack/types.js';
+import { resolveStaticFile, type StaticFileOptions } from '../h3/static-files.js';
 import type { QuicConnection } from './connection.js';
 import type { QuicConnectOptions, QuicEndpoint } from './endpoint.js';
 import {
-  closeInfoToError,
   isQuicError,
   QuicAbortError,
   QuicConnectionClosedError,
@@ -20,7 +20,13 @@ import {
   QuicInvalidArgumentError,
   QuicStreamResetError,
 } from './errors.js';
-import { hasFreshChunks, markFreshChunks, QuicStreamTransport, type StreamConsumer, StreamLimitError } from './h3-transport.js';
+import {
+  hasFreshChunks,
+  markFreshChunks,
+  QuicStreamTransport,
+  type StreamConsumer,
+  StreamLimitError,
+} from './h3-transport.js';
 import { type AddressInput, AsyncQueue, type Deferred, deferred, noop, toHostPort } from './util.js';
 
 export type { HeadersInit } from '../h3/headers.js';
@@ -89,13 +95,14 @@ function mapH3Error(e: unknown): unknown {
 
 /** The error for requests pending when the HTTP/3 connection closed. */
 function closedError(conn: QuicConnection, errorCode: number, reason: string): QuicError {
-  const info = conn.closeInfo;
-  const quicError = info && closeInfoToError(info);
-  if (quicError) return quicError;
+  if (conn.closeError) return conn.closeError;
   if (errorCode === H3ErrorCode.H3_NO_ERROR || errorCode === 0) {
     return new QuicConnectionClosedError(`HTTP/3 connection closed${reason ? `: ${reason}` : ''}`);
   }
-  return new QuicHttpError(errorCode, `HTTP/3 connection closed with ${h3ErrorName(errorCode)}${reason ? `: ${reason}` : ''}`);
+  return new QuicHttpError(
+    errorCode,
+    `HTTP/3 connection closed with ${h3ErrorName(errorCode)}${reason ? `: ${reason}` : ''}`,
+  );
 }
 
 function streamError(streamId: number, errorCode: number, local: boolean): QuicError {
@@ -157,8 +164,14 @@ abstract class H3Glue implements StreamConsumer {
 
   constructor(conn: QuicConnection, options: H3ConnectionOptions) {
     this.connection = conn;
+    // RFC 9114 §8.1: H3_NO_ERROR closes an HTTP/3 connection cleanly.
+    conn.applicationNoError = H3ErrorCode.H3_NO_ERROR;
     this.transport = new QuicStreamTransport(conn);
     this.h3 = new H3Connection(this.transport, options);
+  }
+
+  /** Subclasses call this last in their constructor: input may be delivered at once. */
+  protected start(): void {
     this.transport.attach(this);
   }
 
@@ -239,7 +252,9 @@ export class H3Client extends H3Glue {
     const { authority, ...h3 } = options;
     super(conn, h3);
     const r = conn.remoteAddress;
-    this.#authority = authority ?? (r.address.includes(':') ? `[${r.address}]:${r.port}` : `${r.address}:${r.port}`);
+    this.#authority =
+      authority ?? (r.address.includes(':') ? `[${r.address}]:${r.port}` : `${r.address}:${r.port}`);
+    this.start();
   }
 
   /**
@@ -483,7 +498,8 @@ export class H3Request {
   respond(status: number, headers?: HeadersInit, body?: BodyInit | null): Promise<boolean>;
   respond(init: H3ResponseInit): Promise<boolean>;
   respond(a: number | H3ResponseInit, headers?: HeadersInit, body?: BodyInit | null): Promise<boolean> {
-    const init: H3ResponseInit = typeof a === 'number' ? { status: a, headers: headers ?? [], body: body ?? null } : a;
+    const init: H3ResponseInit =
+      typeof a === 'number' ? { status: a, headers: headers ?? [], body: body ?? null } : a;
     if (this.#responded) return Promise.reject(new QuicInvalidArgumentError('already responded'));
     this.#responded = true;
     return this.#server._respond(this, init);
@@ -519,6 +535,7 @@ export class H3ServerConnection extends H3Glue {
 
   constructor(conn: QuicConnection, options: H3ServerOptions = {}) {
     super(conn, options);
+    this.start();
   }
 
   /** Requests in arrival order; ends when the connection closes. */
@@ -648,7 +665,11 @@ export class H3ServerConnection extends H3Glue {
 }
 
 /** Serves HTTP/3 on `conn` with `handler` until the connection closes. */
-export async function serveH3(conn: QuicConnection, handler: H3Handler, options: H3ServerOptions = {}): Promise<void> {
+export async function serveH3(
+  conn: QuicConnection,
+  handler: H3Handler,
+  options: H3ServerOptions = {},
+): Promise<void> {
   const server = new H3ServerConnection(conn, options);
   for await (const req of server.requests) void handleRequest(req, handler);
 }
@@ -659,7 +680,9 @@ async function handleRequest(req: H3Request, handler: H3Handler): Promise<void> 
     res = await handler(req);
   } catch {
     if (!req.responded && !req.signal.aborted) {
-      await req.respond(500, { 'content-type': 'text/plain; charset=utf-8' }, 'Internal Server Error\n').catch(noop);
+      await req
+        .respond(500, { 'content-type': 'text/plain; charset=utf-8' }, 'Internal Server Error\n')
+        .catch(noop);
     }
     return;
   }

@@ -5,17 +5,27 @@ import { HqInteropConnection } from '../h3/hq-interop.js';
 import { resolveStaticFile } from '../h3/static-files.js';
 import type { QuicConnection } from './connection.js';
 import type { QuicConnectOptions, QuicEndpoint } from './endpoint.js';
-import { QuicConnectionClosedError, closeInfoToError, type QuicError, QuicHttpError, QuicInvalidArgumentError, QuicStreamResetError } from './errors.js';
-import { hasFreshChunks, markFreshChunks, QuicStreamTransport, type StreamConsumer, StreamLimitError } from './h3-transport.js';
+import {
+  QuicConnectionClosedError,
+  type QuicError,
+  QuicHttpError,
+  QuicInvalidArgumentError,
+  QuicStreamResetError,
+} from './errors.js';
+import {
+  hasFreshChunks,
+  markFreshChunks,
+  QuicStreamTransport,
+  type StreamConsumer,
+  StreamLimitError,
+} from './h3-transport.js';
 import { type AddressInput, deferred, noop } from './util.js';
 
 const BODY_HIGH_WATER = 256 * 1024;
 const byteLength = (c: Uint8Array): number => c.byteLength;
 
 function closedError(conn: QuicConnection, errorCode: number, reason: string): QuicError {
-  const info = conn.closeInfo;
-  const e = info && closeInfoToError(info);
-  if (e) return e;
+  if (conn.closeError) return conn.closeError;
   return errorCode === 0 || errorCode === H3ErrorCode.H3_NO_ERROR
     ? new QuicConnectionClosedError(`connection closed${reason ? `: ${reason}` : ''}`)
     : new QuicHttpError(errorCode, `connection closed with code ${errorCode}${reason ? `: ${reason}` : ''}`);
@@ -30,6 +40,10 @@ abstract class HqGlue implements StreamConsumer {
     this.connection = conn;
     this.transport = new QuicStreamTransport(conn);
     this.hq = new HqInteropConnection(this.transport);
+  }
+
+  /** Subclasses call this last in their constructor: input may be delivered at once. */
+  protected start(): void {
     this.transport.attach(this);
   }
 
@@ -62,6 +76,11 @@ interface HqDownload {
 export class HqClient extends HqGlue {
   readonly #downloads = new Map<number, HqDownload>();
   #closeError: QuicError | undefined;
+
+  constructor(conn: QuicConnection) {
+    super(conn);
+    this.start();
+  }
 
   static async connect(
     endpoint: QuicEndpoint,
@@ -149,7 +168,9 @@ export class HqClient extends HqGlue {
           d.done = true;
           this.#downloads.delete(e.streamId);
           d.controller!.error(
-            e.local ? new QuicHttpError(e.errorCode, `stream ${e.streamId} aborted`) : new QuicStreamResetError(e.streamId, e.errorCode, 'reset'),
+            e.local
+              ? new QuicHttpError(e.errorCode, `stream ${e.streamId} aborted`)
+              : new QuicStreamResetError(e.streamId, e.errorCode, 'reset'),
           );
           break;
         }
@@ -183,6 +204,7 @@ export class HqServerConnection extends HqGlue {
     super(conn);
     this.#handler = handler;
     this.#closedPromise.promise.catch(noop);
+    this.start();
   }
 
   /** Resolves when the connection closed. */

@@ -9,8 +9,13 @@ export type {
   StreamEventSink,
 } from './connection.js';
 export { diagnosticsChannels, QuicConnection } from './connection.js';
-export type { QuicConnectOptions, QuicEndpointOptions, QuicEndpointStats, QuicServerOptions } from './endpoint.js';
-export { QuicEndpoint } from './endpoint.js';
+export type {
+  QuicConnectOptions,
+  QuicEndpointOptions,
+  QuicEndpointStats,
+  QuicServerOptions,
+} from './endpoint.js';
+export { LOOPBACK_MAX_UDP_PAYLOAD, QuicEndpoint } from './endpoint.js';
 export {
   closeInfoToError,
   isQuicError,
@@ -33,6 +38,22 @@ export {
   QuicStreamUsageError,
   QuicTransportError,
 } from './errors.js';
+export type {
+  BodyInit,
+  FieldLine,
+  H3ClientOptions,
+  H3Handler,
+  H3RequestInit,
+  H3Response,
+  H3ResponseInit,
+  H3ServerOptions,
+  HeadersInit,
+} from './h3.js';
+export { H3Client, H3Request, H3Server, H3ServerConnection, serveH3, staticFiles } from './h3.js';
+export type { StreamConsumer } from './h3-transport.js';
+export { markFreshChunks, QuicStreamTransport, StreamLimitError } from './h3-transport.js';
+export type { HqHandler } from './hq.js';
+export { HqClient, HqServer, HqServerConnection, hqStaticFiles } from './hq.js';
 export { KeyLogWriter } from './keylog.js';
 export { QlogFileSink } from './qlog.js';
 export { errorCodeOf, QuicStream } from './stream.js';

@@ -108,7 +108,12 @@ function replacer(_key: string, v: unknown): unknown {
   if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex');
   if (typeof v === 'bigint') return Number(v);
   // Buffer.prototype.toJSON ran first.
-  if (typeof v === 'object' && v !== null && (v as { type?: unknown }).type === 'Buffer' && Array.isArray((v as { data?: unknown }).data)) {
+  if (
+    typeof v === 'object' &&
+    v !== null &&
+    (v as { type?: unknown }).type === 'Buffer' &&
+    Array.isArray((v as { data?: unknown }).data)
+  ) {
     return Buffer.from((v as { data: number[] }).data).toString('hex');
   }
   return v;

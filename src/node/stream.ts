@@ -7,8 +7,8 @@ import { Duplex } from 'node:stream';
 import type { Connection } from '../connection/connection.js';
 import {
   fromCoreError,
-  QuicInvalidArgumentError,
   type QuicError,
+  QuicInvalidArgumentError,
   QuicStreamResetError,
   QuicStreamUsageError,
 } from './errors.js';
@@ -196,7 +196,8 @@ export class QuicStream {
 
   #write(chunk: Uint8Array): Promise<void> | undefined {
     if (this.#writeError) throw this.#writeError;
-    if (!(chunk instanceof Uint8Array)) throw new QuicInvalidArgumentError('stream chunks must be Uint8Array');
+    if (!(chunk instanceof Uint8Array))
+      throw new QuicInvalidArgumentError('stream chunks must be Uint8Array');
     if (chunk.length === 0) return undefined;
     // The core keeps a reference until the data is acknowledged: never share the caller's buffer.
     return this.#writeData(new Uint8Array(chunk));

@@ -98,7 +98,9 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
       return Promise.resolve({ value: v, done: false });
     }
     if (this.#ended) {
-      return this.#error !== undefined ? Promise.reject(this.#error) : Promise.resolve({ value: undefined, done: true });
+      return this.#error !== undefined
+        ? Promise.reject(this.#error)
+        : Promise.resolve({ value: undefined, done: true });
     }
     const d = deferred<IteratorResult<T>>();
     this.#waiters.push(d);
@@ -142,7 +144,8 @@ export function toHostPort(a: AddressInput): { host: string; port: number } {
     port = a.port;
   }
   if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new QuicInvalidArgumentError(`invalid port: ${port}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new QuicInvalidArgumentError(`invalid port: ${port}`);
   return { host, port };
 }
 

@@ -7,7 +7,6 @@ import {
   hashStream,
   payload,
   requestDownload,
-  serveDownloads,
   sha256,
   startClient,
   startServer,
@@ -55,7 +54,8 @@ before(async () => {
               return;
             }
             let text = new TextDecoder().decode(first.value);
-            for (let r = await reader.read(); !r.done; r = await reader.read()) text += new TextDecoder().decode(r.value);
+            for (let r = await reader.read(); !r.done; r = await reader.read())
+              text += new TextDecoder().decode(r.value);
             const data = payload(Number(text), 7);
             for (let o = 0; o < data.length; o += 65536) await writer.write(data.subarray(o, o + 65536));
             await writer.close();
@@ -160,7 +160,11 @@ test('peer reset and stop-sending surface as QuicStreamResetError', { timeout: 1
   // Reset our sending side: the server's reader fails with the code.
   s.reset(77);
   const w = s.writable.getWriter();
-  await assert.rejects(w.write(new Uint8Array([1])), { code: 'ERR_QUIC_STREAM_RESET', errorCode: 77, remote: false });
+  await assert.rejects(w.write(new Uint8Array([1])), {
+    code: 'ERR_QUIC_STREAM_RESET',
+    errorCode: 77,
+    remote: false,
+  });
   s.stopSending(5);
   await assert.rejects(s.readable.getReader().read(), { code: 'ERR_QUIC_STREAM_RESET', errorCode: 5 });
   await s.closed;
@@ -179,9 +183,12 @@ test('peer reset and stop-sending surface as QuicStreamResetError', { timeout: 1
   await assert.rejects(within(5000, r.closed), { code: 'ERR_QUIC_STREAM_RESET' });
   // STOP_SENDING(98) reaches us too: writes fail with it.
   await assert.rejects(
-    within(5000, (async () => {
-      for (;;) await rw.write(new Uint8Array(1000));
-    })()),
+    within(
+      5000,
+      (async () => {
+        for (;;) await rw.write(new Uint8Array(1000));
+      })(),
+    ),
     { code: 'ERR_QUIC_STREAM_RESET', errorCode: 98, kind: 'stop-sending' },
   );
 
@@ -199,4 +206,34 @@ test('endpoint statistics count datagrams', () => {
   const cs = conn.stats();
   assert.ok(cs.packetsReceived > 1000);
   assert.equal(conn.paths().length >= 1, true);
+});
+
+test('a reader that stops reading pushes back on the sender (flow control)', {
+  timeout: 20_000,
+}, async () => {
+  const size = 40 * 1024 * 1024;
+  const s = await conn.openStream();
+  const w = s.writable.getWriter();
+  await w.write(new TextEncoder().encode(String(size)));
+  await w.close();
+  const reader = s.readable.getReader();
+  const first = await within(5000, reader.read(), 'first chunk');
+  assert.equal(first.done, false);
+  const received0 = conn.stats().bytesReceived;
+  await new Promise((r) => setTimeout(r, 400));
+  // Nothing consumed the web stream: the runtime stopped pulling from the core once its queue
+  // (256 KiB) was full, so the peer ran out of stream credit long before 40 MB.
+  assert.ok(s.bytesRead <= 256 * 1024 + 64 * 1024 + first.value!.length, `bytesRead ${s.bytesRead}`);
+  const received1 = conn.stats().bytesReceived;
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(conn.stats().bytesReceived - received1 < 64 * 1024, true, 'the peer is blocked');
+  assert.ok(received1 - received0 < 20 * 1024 * 1024);
+  const h = (await import('node:crypto')).createHash('sha256').update(first.value!);
+  let n = first.value!.length;
+  for (let r = await reader.read(); !r.done; r = await reader.read()) {
+    h.update(r.value);
+    n += r.value.length;
+  }
+  assert.equal(n, size);
+  assert.equal(h.digest('hex'), sha256(payload(size, 7)));
 });

@@ -1,9 +1,15 @@
 // Shared set-up of the integration tests: test PKI, server/client endpoints on loopback,
 // deterministic payloads, helpers to read web streams.
 import { createHash } from 'node:crypto';
+import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { SeededRandom } from '../../src/common/random.js';
-import { type QuicConnection, QuicEndpoint, type QuicEndpointOptions, type QuicServerOptions } from '../../src/node/index.js';
+import {
+  type QuicConnection,
+  QuicEndpoint,
+  type QuicEndpointOptions,
+  type QuicServerOptions,
+} from '../../src/node/index.js';
 
 const certDir = new URL('../../../test/fixtures/certs/', import.meta.url);
 const pem = (name: string): string => readFileSync(new URL(name, certDir), 'utf8');
@@ -11,6 +17,7 @@ const pem = (name: string): string => readFileSync(new URL(name, certDir), 'utf8
 export const TEST_CA = pem('ca.pem');
 export const TEST_CHAIN = pem('leaf-p256.pem') + pem('intermediate.pem');
 export const TEST_KEY = pem('leaf-p256.key');
+export const UNRELATED_CA = pem('unrelated-ca.pem');
 
 export function serverTls(alpn: readonly string[] = ['test']): QuicServerOptions {
   return { certificateChain: TEST_CHAIN, privateKey: TEST_KEY, alpn };
@@ -19,10 +26,17 @@ export function serverTls(alpn: readonly string[] = ['test']): QuicServerOptions
 export const clientTls = { ca: TEST_CA, serverName: 'localhost' } as const;
 
 export async function startServer(
-  o: Partial<QuicEndpointOptions> & { alpn?: readonly string[]; serverExtra?: Partial<QuicServerOptions> } = {},
+  o: Partial<QuicEndpointOptions> & {
+    alpn?: readonly string[];
+    serverExtra?: Partial<QuicServerOptions>;
+  } = {},
 ): Promise<QuicEndpoint> {
   const { alpn, serverExtra, ...rest } = o;
-  return QuicEndpoint.bind({ address: '127.0.0.1:0', ...rest, server: { ...serverTls(alpn), ...serverExtra } });
+  return QuicEndpoint.bind({
+    address: '127.0.0.1:0',
+    ...rest,
+    server: { ...serverTls(alpn), ...serverExtra },
+  });
 }
 
 export function startClient(o: Partial<QuicEndpointOptions> = {}): Promise<QuicEndpoint> {
@@ -69,9 +83,14 @@ export async function hashStream(r: ReadableStream<Uint8Array>): Promise<{ size:
 }
 
 /** Writes `data` in chunks of `chunk` octets and closes the stream. */
-export async function writeAll(w: WritableStream<Uint8Array>, data: Uint8Array, chunk = 65536): Promise<void> {
+export async function writeAll(
+  w: WritableStream<Uint8Array>,
+  data: Uint8Array,
+  chunk = 65536,
+): Promise<void> {
   const writer = w.getWriter();
-  for (let o = 0; o < data.length; o += chunk) await writer.write(data.subarray(o, Math.min(o + chunk, data.length)));
+  for (let o = 0; o < data.length; o += chunk)
+    await writer.write(data.subarray(o, Math.min(o + chunk, data.length)));
   await writer.close();
 }
 
@@ -86,17 +105,33 @@ export function within<T>(ms: number, p: Promise<T>, what = 'operation'): Promis
   ]);
 }
 
+/** A UDP socket that swallows everything sent to it. */
+export async function blackHole(): Promise<{ address: { address: string; port: number }; close(): void }> {
+  const s = dgram.createSocket('udp4');
+  s.on('message', () => {});
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  const a = s.address();
+  return { address: { address: a.address, port: a.port }, close: () => s.close() };
+}
+
 export function nextEvent<T = unknown>(target: EventTarget, type: string): Promise<CustomEvent<T>> {
-  return new Promise((resolve) => target.addEventListener(type, (e) => resolve(e as CustomEvent<T>), { once: true }));
+  return new Promise((resolve) =>
+    target.addEventListener(type, (e) => resolve(e as CustomEvent<T>), { once: true }),
+  );
 }
 
 /**
  * Download service: every bidirectional stream carries a request `<size>` (decimal ASCII, then
  * FIN); the server answers with `payload(size, seed)` streamed in 64 KiB chunks.
  */
-export function serveDownloads(server: QuicEndpoint, seed = 7): void {
+export function serveDownloads(server: QuicEndpoint, seed = 7): Promise<QuicConnection> {
+  let first: (c: QuicConnection) => void = () => {};
+  const p = new Promise<QuicConnection>((r) => {
+    first = r;
+  });
   void (async () => {
     for await (const conn of server) {
+      first(conn);
       void (async () => {
         for await (const s of conn.incomingStreams) {
           void (async () => {
@@ -109,10 +144,14 @@ export function serveDownloads(server: QuicEndpoint, seed = 7): void {
       })().catch(() => {});
     }
   })();
+  return p;
 }
 
 /** Requests `size` octets on a new stream; returns the readable side. */
-export async function requestDownload(conn: QuicConnection, size: number): Promise<ReadableStream<Uint8Array>> {
+export async function requestDownload(
+  conn: QuicConnection,
+  size: number,
+): Promise<ReadableStream<Uint8Array>> {
   const s = await conn.openStream();
   const w = s.writable.getWriter();
   await w.write(new TextEncoder().encode(String(size)));
@@ -120,15 +159,21 @@ export async function requestDownload(conn: QuicConnection, size: number): Promi
   return s.readable;
 }
 
-/** Echo service: every bidirectional stream is piped back. */
-export function serveEcho(server: QuicEndpoint): void {
+/** Echo service: every bidirectional stream is piped back. Resolves with the first connection. */
+export function serveEcho(server: QuicEndpoint): Promise<QuicConnection> {
+  let first: (c: QuicConnection) => void = () => {};
+  const p = new Promise<QuicConnection>((r) => {
+    first = r;
+  });
   void (async () => {
     for await (const conn of server) {
+      first(conn);
       void (async () => {
         for await (const s of conn.incomingStreams) void s.readable.pipeTo(s.writable).catch(() => {});
       })().catch(() => {});
     }
   })();
+  return p;
 }
 
 export async function echo(conn: QuicConnection, data: Uint8Array): Promise<Uint8Array> {
