@@ -765,6 +765,7 @@ export class Connection {
       this.#qlogEvent(now, 'transport:packet_received', {
         header: { packet_type: packetType, packet_number: pn, dcid: hexOf(hdr.dcid) },
         raw: { length: hdr.packetEnd - hdr.start },
+        frames: describeFrames(u.payload, undefined),
         path: { local: p.local, remote: p.remote },
       });
     }
@@ -3108,7 +3109,7 @@ function hex32(v: number): string {
 }
 
 /** Frame list for qlog, decoded again from the plaintext (only when qlog is on). */
-function describeFrames(payload: Uint8Array, records: SentRecords): Record<string, unknown>[] {
+function describeFrames(payload: Uint8Array, records: SentRecords | undefined): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
   const r = new BufferReader(payload);
   try {
@@ -3120,7 +3121,7 @@ function describeFrames(payload: Uint8Array, records: SentRecords): Record<strin
   } catch {
     out.push({ frame_type: 'unknown' });
   }
-  if (records.mtuProbe > 0) out.push({ frame_type: 'pmtu_probe', size: records.mtuProbe });
+  if (records && records.mtuProbe > 0) out.push({ frame_type: 'pmtu_probe', size: records.mtuProbe });
   return out;
 }
 

@@ -141,6 +141,11 @@ export class Endpoint {
   /** Connections that may have something to send. */
   readonly #dirty = new Set<Connection>();
   readonly #stateless: Transmit[] = [];
+  /** Cached pollTimeout() of each connection; `#stale` ones are recomputed on demand. */
+  readonly #deadlines = new Map<Connection, Instant>();
+  readonly #stale = new Set<Connection>();
+  /** Connections touched since the driver last asked (they may have application events). */
+  #active = new Set<Connection>();
   readonly #events: EndpointEvent[] = [];
   #dirtyIter: Iterator<Connection> | undefined;
 
@@ -192,7 +197,23 @@ export class Endpoint {
   wake(conn: Connection): void {
     if (!this.#connections.has(conn)) return;
     this.#dirty.add(conn);
+    this.#touch(conn);
     this.onWake?.();
+  }
+
+  /**
+   * Connections that had input, timers, output or application commands since the last call:
+   * the only ones that can have new events (drivers poll these instead of every connection).
+   */
+  takeActive(): ReadonlySet<Connection> {
+    const a = this.#active;
+    this.#active = new Set();
+    return a;
+  }
+
+  #touch(conn: Connection): void {
+    this.#stale.add(conn);
+    this.#active.add(conn);
   }
 
   /** Whether `remote` is validated on `local` for every connection using that path (simulator checks). */
@@ -516,16 +537,23 @@ export class Endpoint {
   }
 
   handleTimeout(now: Instant): void {
-    for (const c of this.#connections) {
-      if (c.pollTimeout() <= now) {
+    this.#refreshDeadlines();
+    for (const [c, d] of this.#deadlines) {
+      if (d <= now) {
         c.handleTimeout(now);
         this.#afterInput(c);
       }
     }
   }
 
+  #refreshDeadlines(): void {
+    for (const c of this.#stale) if (this.#connections.has(c)) this.#deadlines.set(c, c.pollTimeout());
+    this.#stale.clear();
+  }
+
   #afterInput(conn: Connection): void {
     this.#dirty.add(conn);
+    this.#touch(conn);
     this.#drainEndpointEvents(conn);
   }
 
@@ -548,6 +576,7 @@ export class Endpoint {
 
   #register(conn: Connection, initialDcid: Uint8Array): void {
     this.#connections.add(conn);
+    this.#touch(conn);
     this.#cidsOf.set(conn, new Set());
     this.#addCid(conn, initialDcid);
     if (conn.initialScid.length > 0) this.#addCid(conn, conn.initialScid);
@@ -567,6 +596,9 @@ export class Endpoint {
     for (const [k, c] of this.#byPath) if (c === conn) this.#byPath.delete(k);
     this.#connections.delete(conn);
     this.#dirty.delete(conn);
+    this.#deadlines.delete(conn);
+    this.#stale.delete(conn);
+    this.#active.add(conn);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -586,6 +618,7 @@ export class Endpoint {
       }
       const conn = next.value;
       const t = conn.pollTransmit(now);
+      this.#touch(conn);
       this.#drainEndpointEvents(conn);
       if (t) return t;
       this.#dirty.delete(conn);
@@ -594,11 +627,9 @@ export class Endpoint {
   }
 
   pollTimeout(): Instant {
+    this.#refreshDeadlines();
     let t = this.#stateless.length > 0 ? 0 : NEVER;
-    for (const c of this.#connections) {
-      const d = c.pollTimeout();
-      if (d < t) t = d;
-    }
+    for (const d of this.#deadlines.values()) if (d < t) t = d;
     return t;
   }
 }

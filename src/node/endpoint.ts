@@ -587,21 +587,12 @@ export class QuicEndpoint implements AsyncIterable<QuicConnection> {
       if (core.pollTimeout() <= now) core.handleTimeout(now);
       for (let e = core.pollEvent(); e !== undefined; e = core.pollEvent())
         this.#onNewConnection(e.connection);
-      // Events first: applications react (read, write) before we build packets.
-      for (const c of this.#conns.values()) {
-        if (c._drain() && c.role === 'server') {
-          if (this.#closing) void c.close(0, 'endpoint closing');
-          else this.#accepted.push(c);
-        }
-      }
+      // Events first: applications react (read, write) before we build packets. Only
+      // connections the core touched since the last pump can have new events.
+      this.#drainActive();
       now = monotonicNow();
       if (this.#flush(now) > 0) this.#idleSpins = 0;
-      for (const [k, c] of this.#conns) {
-        if (k.isClosed) {
-          c._drain();
-          this.#finalize(c);
-        }
-      }
+      this.#drainActive();
     } catch (e) {
       this.#coreError(e);
     } finally {
@@ -609,6 +600,19 @@ export class QuicEndpoint implements AsyncIterable<QuicConnection> {
     }
     this.#arm();
   };
+
+  /** Delivers the events of the connections the core touched; finalizes closed ones. */
+  #drainActive(): void {
+    for (const k of this.#core.takeActive()) {
+      const c = this.#conns.get(k);
+      if (c === undefined) continue;
+      if (c._drain() && c.role === 'server') {
+        if (this.#closing) void c.close(0, 'endpoint closing');
+        else this.#accepted.push(c);
+      }
+      if (k.isClosed) this.#finalize(c);
+    }
+  }
 
   /** Sends everything the core has ready; returns the number of datagrams. */
   #flush(now: Instant): number {
