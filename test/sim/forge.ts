@@ -33,6 +33,8 @@ export interface ForgeOptions {
   pn?: number;
   dcid: Uint8Array;
   keyPhase?: 0 | 1;
+  /** Raw octets appended after the frames (e.g. random bytes to fuzz the frame parser). */
+  raw?: Uint8Array;
 }
 
 let forged = 0;
@@ -41,8 +43,12 @@ let forged = 0;
 export function forgeOneRtt(conn: Connection, log: KeyLog, frames: Frame[], o: ForgeOptions): Uint8Array {
   const suite = conn.tls.cipherSuite as CipherSuite;
   const keys = derivePacketKeys(suite, log.secret('CLIENT_TRAFFIC_SECRET_0'), conn.version);
-  return seal(keys, frames, o.pn ?? 1_000_000 + forged++, (w) =>
-    writeShortHeader(w, { dcid: o.dcid, pnLength: 4, keyPhase: o.keyPhase ?? 0, spin: false }),
+  return seal(
+    keys,
+    frames,
+    o.pn ?? 1_000_000 + forged++,
+    (w) => writeShortHeader(w, { dcid: o.dcid, pnLength: 4, keyPhase: o.keyPhase ?? 0, spin: false }),
+    o.raw,
   );
 }
 
@@ -75,12 +81,14 @@ function seal(
   frames: Frame[],
   pn: number,
   header: (w: BufferWriter) => number,
+  raw?: Uint8Array,
 ): Uint8Array {
   const buf = new Uint8Array(1500);
   const w = new BufferWriter(buf, 0, buf.length - AEAD_TAG_LENGTH);
   const pnOffset = header(w);
   w.reserve(4);
   for (const f of frames) encodeFrame(w, f);
+  if (raw) w.bytes(raw);
   if (w.offset - pnOffset < 8) w.zeros(8 - (w.offset - pnOffset));
   const end = protectPacket(buf, 0, pnOffset, 4, w.offset, pn, keys);
   return buf.subarray(0, end);
