@@ -289,6 +289,8 @@ export class Connection {
   #silenceProbeAt: Instant = NEVER;
   #silenceProbes = 0;
   #padNextDatagram = false;
+  /** Replace our CIDs when the generator asks for a lifetime (RFC 9000 §5.1.2, rotation). */
+  #cidRotateAt: Instant = NEVER;
   #ackElicitingSinceReceive = false;
 
   // --- control frames and closing ---
@@ -1289,6 +1291,9 @@ export class Connection {
     this.#discardSpace(now, Space.Handshake);
     if (this.role === 'client') this.#maybeStartPreferredAddress(now);
     this.#keepAliveAt = this.config.keepAliveInterval > 0 ? now + this.config.keepAliveInterval : NEVER;
+    const lifetime = this.#options.cidGenerator.lifetime;
+    if (lifetime !== undefined && lifetime > 0 && this.#localCidLength > 0)
+      this.#cidRotateAt = now + lifetime;
   }
 
   #onEarlyData(now: Instant, accepted: boolean): void {
@@ -2314,6 +2319,7 @@ export class Connection {
       this.#keepAliveAt,
       this.#zeroRttDiscardAt,
       this.#silenceProbeAt,
+      this.#cidRotateAt,
     );
     if (this.#active.amplificationBudget() >= 64) {
       for (const sp of this.#spaces) {
@@ -2392,6 +2398,14 @@ export class Connection {
     if (this.#keepAliveAt <= now) {
       this.#pingPending = true;
       this.#keepAliveAt = now + this.config.keepAliveInterval;
+    }
+    if (this.#cidRotateAt <= now) {
+      // Fresh CIDs, and retire_prior_to asks the peer to retire the old ones (RFC 9000 §5.1.2).
+      this.#localCids.rotate();
+      this.#cidRotateAt = now + (this.#options.cidGenerator.lifetime ?? 0);
+      this.#qlogEvent(now, 'transport:connection_id_rotated', {
+        retire_prior_to: this.#localCids.retirePriorTo,
+      });
     }
     if (this.#silenceProbeAt <= now) {
       this.#silenceProbeAt = NEVER;

@@ -238,3 +238,32 @@ for (const family of [4, 6] as const) {
     });
   }
 }
+
+test('CID rotation: a generator lifetime makes the server replace its CIDs during a transfer', () => {
+  const payload = new Payload(3_000_000);
+  // A generator asking for rotation every 200 ms.
+  const rotating = new QuicSim({
+    seed: 146,
+    link: LINK,
+    serverEndpoint: {
+      cidGenerator: { length: 8, lifetime: 200_000, generate: () => randomCid(8) },
+    },
+  });
+  serveDownloads(rotating, payload);
+  const { client, server } = rotating.handshake();
+  const d = startDownload(rotating, client, payload);
+  rotating.runUntil(() => d.result() !== undefined, 60_000_000);
+  assert.equal(d.result()!.received, d.result()!.expected);
+  const serverCids = (server.stats().cids as { local: { issued: number; retired: number } }).local;
+  assert.ok(serverCids.retired >= 4, `retired ${serverCids.retired} of ${serverCids.issued}`);
+});
+
+let cidCounter = 0;
+function randomCid(n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  b[0] = 0x40;
+  b[1] = ++cidCounter & 0xff;
+  b[2] = (cidCounter >> 8) & 0xff;
+  for (let i = 3; i < n; i++) b[i] = (cidCounter * 37 + i) & 0xff;
+  return b;
+}
