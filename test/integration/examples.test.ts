@@ -6,7 +6,9 @@ import { fileURLToPath } from 'node:url';
 
 const example = fileURLToPath(new URL('../../examples/migration.js', import.meta.url));
 
-test('examples/migration: preferred address, migrate() mid-download, byte-exact', { timeout: 60_000 }, async () => {
+test('examples/migration: preferred address, migrate() mid-download, byte-exact', {
+  timeout: 60_000,
+}, async () => {
   const out = await new Promise<string>((resolve, reject) => {
     execFile(process.execPath, [example], { timeout: 50_000 }, (err, stdout, stderr) => {
       if (err) reject(new Error(`${err.message}\n${stdout}\n${stderr}`));
