@@ -49,9 +49,8 @@ const CLIENT_CASES = new Set([
   'connectionmigration',
   'clientmigration',
 ]);
-// v2 needs the runtime to let a server prefer QUIC v2 (compatible version negotiation); the
-// Node runtime does not expose the core's `preferredVersion` yet.
 const SERVER_CASES = new Set([
+  'v2',
   'handshake',
   'transfer',
   'multiplexing',
@@ -129,6 +128,8 @@ async function runServer(testcase: string, alpn: Alpn | undefined): Promise<numb
     alpn: alpn ? [alpn] : ['hq-interop', 'h3'],
     ...(testcase === 'retry' ? { retry: true } : {}),
     ...(testcase === 'chacha20' ? { cipherSuites: CHACHA20 } : {}),
+    // v2: clients starting in v1 and offering v2 are moved to v2 (RFC 9368 §2.3, RFC 9369).
+    ...(testcase === 'v2' ? { preferredVersion: 0x6b3343cf } : {}),
     ...(preferred.length > 0 ? { preferredAddresses: preferred } : {}),
     ...(env['QLOGDIR'] ? { qlogDir: env['QLOGDIR'] } : {}),
     ...(env['SSLKEYLOGFILE'] ? { keyLogFile: env['SSLKEYLOGFILE'] } : {}),

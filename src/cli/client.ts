@@ -93,17 +93,16 @@ export function localFor(remote: SocketAddress): string {
   return v6 ? '[::]:0' : '0.0.0.0:0';
 }
 
-/**
- * Resolves once the handshake is confirmed (RFC 9000 §9: no migration before that). The runtime
- * has no event for it, so the core's flag is polled.
- */
+/** Resolves once the handshake is confirmed (RFC 9000 §9: no migration before that). */
 export async function handshakeConfirmed(conn: QuicConnection, timeoutMs = 5000): Promise<void> {
-  await conn.opened;
-  const t0 = performance.now();
-  while (!conn.core.handshakeConfirmed) {
-    if (conn.closeInfo) throw new CliError('connection closed before the handshake was confirmed');
-    if (performance.now() - t0 > timeoutMs) throw new CliError('handshake not confirmed in time');
-    await new Promise((r) => setTimeout(r, 2));
+  const timer = new Promise<never>((_, reject) => {
+    setTimeout(() => reject(new CliError('handshake not confirmed in time')), timeoutMs).unref();
+  });
+  try {
+    await Promise.race([conn.confirmed, timer]);
+  } catch (e) {
+    if (e instanceof CliError) throw e;
+    throw new CliError('connection closed before the handshake was confirmed');
   }
 }
 

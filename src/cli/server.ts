@@ -33,6 +33,8 @@ export interface ServerConfig {
   keyLogFile?: string;
   cipherSuites?: readonly CipherSuite[];
   transport?: Partial<TransportConfig>;
+  /** Move clients that also offer it to this QUIC version (compatible negotiation, RFC 9368). */
+  preferredVersion?: number;
   log: Log;
 }
 
@@ -140,6 +142,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       address: addresses,
       server,
       ...(cfg.transport ? { transport: cfg.transport } : {}),
+      ...(cfg.preferredVersion !== undefined ? { preferredVersion: cfg.preferredVersion } : {}),
       ...(cfg.qlogDir ? { qlogDir: cfg.qlogDir } : {}),
       ...(cfg.keyLogFile ? { keyLogFile: cfg.keyLogFile } : {}),
     });

@@ -2691,12 +2691,25 @@ export class Connection {
       const sentAt = p.matchResponse(data);
       if (sentAt === undefined) continue;
       const wasValidating = p.validating;
+      const wasMtuCheck = p.mtuCheck;
       const rtt = now - sentAt;
       if (!p.validated) this.#markValidated(now, p);
       p.endValidation();
-      // RFC 9000 §8.2.1: a challenge not sent in a 1200-octet datagram did not check the MTU.
+      p.mtuCheck = false;
+      // RFC 9000 §8.2.1: a challenge not sent in a 1200-octet datagram did not check the MTU;
+      // validate again with a padded one (reported as an MTU check, not a second validation).
       p.mtuUnverified = !p.challengeWasPadded;
-      if (p.mtuUnverified && p.amplificationBudget() >= MIN_DATAGRAM_SIZE) this.#startPathValidation(now, p);
+      if (p.mtuUnverified && p.amplificationBudget() >= MIN_DATAGRAM_SIZE) {
+        this.#startPathValidation(now, p);
+        p.mtuCheck = true;
+      }
+      if (wasMtuCheck) {
+        this.#qlogEvent(now, 'transport:path_mtu_validated', {
+          path_id: p.id,
+          mtu_verified: !p.mtuUnverified,
+        });
+        return;
+      }
       // RFC 9002 §6.2.2: a PATH_CHALLENGE round trip seeds the initial RTT, it is not a sample.
       if (!p.rtt.hasSample && p !== this.#active) p.rtt.setInitialRtt(rtt);
       if (!wasValidating) return;
@@ -2712,6 +2725,13 @@ export class Connection {
 
   #failPath(now: Instant, p: NetworkPath, reason: PathEventReason): void {
     if (!p.validating && reason === 'timeout') return;
+    if (p.mtuCheck && p.validated) {
+      // Only the 1200-octet re-check failed (the path itself answered before): keep the path.
+      p.endValidation();
+      p.mtuCheck = false;
+      this.#qlogEvent(now, 'transport:path_mtu_validation_failed', { path_id: p.id, reason });
+      return;
+    }
     p.endValidation();
     p.switchOnValidation = false;
     this.#emit({ type: 'path-failed', pathId: p.id, path: { local: p.local, remote: p.remote }, reason });

@@ -118,6 +118,7 @@ export class QuicConnection extends EventTarget implements StreamHost {
   readonly #openWaiters: [Deferred<void>[], Deferred<void>[]] = [[], []];
   readonly #probes = new Map<number, ProbeWaiter[]>();
   readonly #opened = deferred<HandshakeInfo>();
+  readonly #confirmed = deferred<void>();
   readonly #closed = deferred<CloseInfo>();
   readonly #finalized = deferred<void>();
   #sink: StreamEventSink | undefined;
@@ -142,6 +143,7 @@ export class QuicConnection extends EventTarget implements StreamHost {
     this.#core = core;
     this.role = core.role;
     this.#opened.promise.catch(noop);
+    this.#confirmed.promise.catch(noop);
     this.#closed.promise.catch(noop);
     if (channels.created.hasSubscribers) channels.created.publish({ connection: this });
   }
@@ -172,6 +174,14 @@ export class QuicConnection extends EventTarget implements StreamHost {
   /** Resolves when the handshake completes (client: TLS done; server: handshake confirmed). */
   get opened(): Promise<HandshakeInfo> {
     return this.#opened.promise;
+  }
+
+  /**
+   * Resolves when the handshake is confirmed (RFC 9001 §4.1.2: the client received
+   * HANDSHAKE_DONE). Migration is only possible from then on (RFC 9000 §9).
+   */
+  get confirmed(): Promise<void> {
+    return this.#confirmed.promise;
   }
 
   get handshakeComplete(): boolean {
@@ -344,14 +354,32 @@ export class QuicConnection extends EventTarget implements StreamHost {
    * (no PATH_RESPONSE within 3×PTO), QuicMigrationError when the core refuses, QuicAbortError
    * on `signal`. The active path keeps carrying data meanwhile.
    */
-  probePath(local: AddressInput, options: ProbeOptions = {}): Promise<PathResult> {
+  async probePath(local: AddressInput, options: ProbeOptions = {}): Promise<PathResult> {
+    await this.#untilConfirmed(options.signal);
     return this.#probe(local, options, false);
   }
 
-  /** Probes a path and makes it the active one as soon as it is validated. */
+  /**
+   * Probes a path and makes it the active one as soon as it is validated. Called before the
+   * handshake is confirmed, it waits for that first (migration needs it, RFC 9000 §9).
+   */
   async migrate(local?: AddressInput, options: ProbeOptions = {}): Promise<PathResult> {
+    await this.#untilConfirmed(options.signal);
     const addr = local ?? (await this.#rt.addSocket({ address: this.localAddress.address, port: 0 }));
     return this.#probe(addr, options, true);
+  }
+
+  async #untilConfirmed(signal: AbortSignal | undefined): Promise<void> {
+    if (this.#core.handshakeConfirmed || this.#closeInfo) return;
+    if (!signal) return this.#confirmed.promise;
+    if (signal.aborted) throw new QuicAbortError(signal.reason);
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => reject(new QuicAbortError(signal.reason));
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#confirmed.promise
+        .then(resolve, reject)
+        .finally(() => signal.removeEventListener('abort', onAbort));
+    });
   }
 
   /** Makes a validated path the active one. */
@@ -539,6 +567,7 @@ export class QuicConnection extends EventTarget implements StreamHost {
           }
           break;
         case 'handshake-confirmed':
+          this.#confirmed.resolve();
           break;
         case 'early-data':
           this.#earlyData = e.accepted;
@@ -631,6 +660,7 @@ export class QuicConnection extends EventTarget implements StreamHost {
     if (error) this.#closed.reject(error);
     else this.#closed.resolve(info);
     if (!this.#handshakeDone) this.#opened.reject(opError);
+    if (!this.#core.handshakeConfirmed) this.#confirmed.reject(opError);
     for (const s of [...this.#streams.values()]) s._onConnectionClosed(opError);
     this.#streams.clear();
     this.#sink?.onClose(info, error);

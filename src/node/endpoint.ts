@@ -92,6 +92,8 @@ export interface QuicEndpointOptions {
   tokenKey?: Uint8Array;
   ticketKey?: Uint8Array;
   supportedVersions?: readonly number[];
+  /** Server: move clients that also offer it to this version (compatible negotiation, RFC 9368). */
+  preferredVersion?: number;
   statelessRate?: number;
   random?: Random;
   cidGenerator?: ConnectionIdGenerator;
@@ -256,6 +258,7 @@ export class QuicEndpoint implements AsyncIterable<QuicConnection> {
       ...(options.tokenKey ? { tokenKey: options.tokenKey } : {}),
       ...(options.ticketKey ? { ticketKey: options.ticketKey } : {}),
       ...(options.supportedVersions ? { supportedVersions: options.supportedVersions } : {}),
+      ...(options.preferredVersion !== undefined ? { preferredVersion: options.preferredVersion } : {}),
       ...(options.statelessRate !== undefined ? { statelessRate: options.statelessRate } : {}),
       ...(options.server ? { server: this.#serverOptions(options.server) } : {}),
       ...(keyLog ? { keyLog: (line: string) => keyLog.write(line) } : {}),

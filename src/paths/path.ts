@@ -89,6 +89,8 @@ export class NetworkPath implements Path {
   challengeWasPadded = false;
   /** Validation succeeded without the 1200-byte check; another padded validation is owed. */
   mtuUnverified = false;
+  /** The running validation only re-checks the 1200-octet MTU of a validated path (§8.2.1). */
+  mtuCheck = false;
   /** Created for a client-initiated probe (as opposed to a peer's address change). */
   probing = false;
   /** Advertised by the server as its preferred address (client side). */
