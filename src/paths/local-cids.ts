@@ -306,7 +306,8 @@ export class LocalCids {
 
   #add(cid: Uint8Array, frame: number): void {
     const sequence = this.#nextSeq++;
-    const resetToken = this.#resetTokenFor(cid);
+    // A zero-length CID has no stateless reset token (RFC 9000 §10.3: none can be sent for it).
+    const resetToken = cid.length > 0 ? this.#resetTokenFor(cid) : new Uint8Array(16);
     this.#active.set(sequence, {
       sequence,
       cid,

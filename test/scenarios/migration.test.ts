@@ -267,3 +267,66 @@ function randomCid(n: number): Uint8Array {
   for (let i = 3; i < n; i++) b[i] = (cidCounter * 37 + i) & 0xff;
   return b;
 }
+
+test('disable_active_migration: probes are refused until the client acted on the preferred address (§9, §18.2)', () => {
+  // Without a preferred address: active migration stays off.
+  const q1 = new QuicSim({ seed: 147, link: LINK, serverTransport: { disableActiveMigration: true } });
+  q1.clientHost.addAddress('10.0.0.13');
+  const { client: c1 } = q1.handshake();
+  q1.runUntil(() => c1.handshakeConfirmed);
+  assert.throws(
+    () => c1.probePath(q1.now, { address: '10.0.0.13', port: 50003 }),
+    (e: Error & { code?: string }) =>
+      e.code === 'ERR_QUIC_MIGRATION' && /disabled active migration/.test(e.message),
+  );
+  // With one: it is followed anyway, and migrating after that is allowed (§18.2).
+  const q2 = new QuicSim({
+    seed: 150,
+    link: LINK,
+    extraServerIps: ['10.0.0.3'],
+    server: { preferredAddress: { ipv4: { address: '10.0.0.3', port: 4433 } } },
+    serverTransport: { disableActiveMigration: true },
+  });
+  q2.clientHost.addAddress('10.0.0.13');
+  const { client: c2 } = q2.handshake();
+  const ev = new Events(c2);
+  q2.runUntil(() => ev.has('migrated'));
+  assert.equal(ev.of('migrated')[0]!.preferredAddress, true);
+  c2.probePath(q2.now, { address: '10.0.0.13', port: 50003 }, undefined, true);
+  q2.runUntil(() => ev.of('migrated').length === 2);
+  assert.deepEqual(c2.activePath.local, { address: '10.0.0.13', port: 50003 });
+});
+
+test('preferred address of another family is not followed (§9.6.3)', () => {
+  const q = new QuicSim({
+    seed: 148,
+    link: LINK,
+    server: { preferredAddress: { ipv6: { address: 'fd00::3', port: 4433 } } },
+  });
+  const { client } = q.handshake();
+  q.runUntil(() => client.handshakeConfirmed);
+  q.runFor(2_000_000);
+  const ev = new Events(client);
+  assert.equal(ev.of('migrated').length, 0);
+  assert.deepEqual(client.activePath.remote, q.serverAddress);
+});
+
+test('zero-length client connection IDs: routed by 4-tuple, transfer byte-exact, no migration offered', () => {
+  const q = new QuicSim({
+    seed: 149,
+    link: LINK,
+    clientEndpoint: { cidGenerator: { length: 0, generate: () => new Uint8Array(0) } },
+  });
+  q.clientHost.addAddress('10.0.0.14');
+  const payload = new Payload(1_000_000);
+  serveDownloads(q, payload);
+  const { client, server } = q.handshake();
+  assert.equal(client.initialScid.length, 0);
+  const d = startDownload(q, client, payload);
+  q.runUntil(() => d.result() !== undefined);
+  assert.equal(d.result()!.received, d.result()!.expected);
+  // The server never sends NEW_CONNECTION_ID-dependent frames to a zero-length peer and the
+  // client issues none (RFC 9000 §5.1.1).
+  assert.equal((client.stats().cids as { local: { issued: number } }).local.issued <= 1, true);
+  assert.equal(server.state, 'established');
+});
