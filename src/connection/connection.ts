@@ -1826,6 +1826,90 @@ export class Connection {
   }
 
   /**
+   * Starts a packet at `level` in `buf[off..end)`: header up to the packet number (RFC 9000
+   * §17). Undefined when there are no keys or no room. Frames are then written with `d.w` and
+   * `#sealPacket` finishes it.
+   */
+  #beginPacket(
+    level: Level,
+    buf: Uint8Array,
+    off: number,
+    end: number,
+    dcid: Uint8Array,
+  ): PacketDraft | undefined {
+    const keys = this.#writeKeysFor(level);
+    if (!keys) return undefined;
+    const space = spaceOfLevel(level);
+    const pn = this.#spaces[space]!.nextPn;
+    const pnLength = packetNumberLength(pn, this.#loss.largestAcked(space));
+    const w = new BufferWriter(buf, off, end - AEAD_TAG_LENGTH);
+    let lengthOffset = -1;
+    let pnOffset: number;
+    if (level !== Level.Application) {
+      if (w.remaining < 7 + dcid.length + this.#initialScid.length + 3 + this.#token.length + 8)
+        return undefined;
+      const h = writeLongHeader(w, {
+        type: level === Level.Initial ? 'initial' : level === Level.Handshake ? 'handshake' : '0rtt',
+        version: this.version,
+        dcid,
+        scid: this.#initialScid,
+        token: level === Level.Initial && this.role === 'client' ? this.#token : undefined,
+        pnLength,
+      });
+      lengthOffset = h.lengthOffset;
+      pnOffset = h.pnOffset;
+    } else {
+      if (w.remaining < 1 + dcid.length + 4 + 8) return undefined;
+      pnOffset = writeShortHeader(w, { dcid, pnLength, keyPhase: this.#oneRtt!.phase, spin: false });
+    }
+    w.reserve(pnLength);
+    return {
+      w,
+      keys,
+      space,
+      pn,
+      pnLength,
+      pnOffset,
+      lengthOffset,
+      start: off,
+      payloadStart: w.offset,
+      padded: false,
+      dcid,
+    };
+  }
+
+  /**
+   * Pads (to make the datagram `padTarget` octets; and for the header-protection sample, RFC
+   * 9001 §5.4.2), seals and protects the packet; returns its end. qlog frames are described
+   * from the plaintext when `records` is given and qlog is on.
+   */
+  #sealPacket(
+    d: PacketDraft,
+    padTarget: number,
+    records: SentRecords | undefined,
+  ): { end: number; frames: unknown } {
+    const w = d.w;
+    if (padTarget > 0) {
+      const want = padTarget - (w.offset + AEAD_TAG_LENGTH);
+      if (want > 0 && want <= w.remaining) {
+        w.zeros(want);
+        d.padded = true;
+      }
+    }
+    const minPayload = 4 - d.pnLength;
+    if (w.offset - d.payloadStart < minPayload) w.zeros(minPayload - (w.offset - d.payloadStart));
+    const payloadEnd = w.offset;
+    if (d.lengthOffset >= 0) patchLength(w.buf, d.lengthOffset, payloadEnd - d.pnOffset + AEAD_TAG_LENGTH);
+    const frames = this.#qlog
+      ? describeFrames(w.buf.subarray(d.payloadStart, payloadEnd), records)
+      : undefined;
+    const end = protectPacket(w.buf, d.start, d.pnOffset, d.pnLength, payloadEnd, d.pn, d.keys);
+    this.#spaces[d.space]!.nextPn++;
+    this.#stats.packetsSent++;
+    return { end, frames };
+  }
+
+  /**
    * Writes one packet at `level` into `buf[off..end)`. Returns 1 when it wrote an ack-eliciting
    * packet, 0 for a non-ack-eliciting one, -1 when nothing was written. `this.#lastPacketEnd`
    * holds the end offset. `padTarget`: pad so the datagram reaches this size.
@@ -1841,37 +1925,12 @@ export class Connection {
     padTarget: number,
     mtuProbe: number,
   ): number {
-    const keys = this.#writeKeysFor(level);
-    if (!keys) return -1;
-    const space = spaceOfLevel(level);
-    const sp = this.#spaces[space]!;
     const dcid = this.#dcidFor(path);
     if (dcid === undefined) return -1;
-    const pn = sp.nextPn;
-    const pnLength = packetNumberLength(pn, this.#loss.largestAcked(space));
-    const w = new BufferWriter(buf, off, end - AEAD_TAG_LENGTH);
-    let lengthOffset = -1;
-    let pnOffset: number;
-    const long = level !== Level.Application;
-    if (long) {
-      if (w.remaining < 7 + dcid.length + this.#initialScid.length + 3 + this.#token.length + 8) return -1;
-      const type = level === Level.Initial ? 'initial' : level === Level.Handshake ? 'handshake' : '0rtt';
-      const h = writeLongHeader(w, {
-        type,
-        version: this.version,
-        dcid,
-        scid: this.#initialScid,
-        token: level === Level.Initial && this.role === 'client' ? this.#token : undefined,
-        pnLength,
-      });
-      lengthOffset = h.lengthOffset;
-      pnOffset = h.pnOffset;
-    } else {
-      if (w.remaining < 1 + dcid.length + 4 + 8) return -1;
-      pnOffset = writeShortHeader(w, { dcid, pnLength, keyPhase: this.#oneRtt!.phase, spin: false });
-    }
-    w.reserve(pnLength);
-    const payloadStart = w.offset;
+    const d = this.#beginPacket(level, buf, off, end, dcid);
+    if (d === undefined) return -1;
+    const { w, space, pn, payloadStart } = d;
+    const sp = this.#spaces[space]!;
     const records = new SentRecords();
     let ackEliciting = false;
 
@@ -1924,28 +1983,11 @@ export class Connection {
     }
 
     if (w.offset === payloadStart && padTarget === 0) return -1;
-    let padded = false;
-    if (padTarget > 0) {
-      const want = padTarget - (w.offset + AEAD_TAG_LENGTH);
-      if (want > 0 && want <= w.remaining) {
-        w.zeros(want);
-        padded = true;
-      }
-    }
-    // RFC 9001 §5.4.2: enough octets after the packet number for the header-protection sample.
-    const minPayload = 4 - pnLength;
-    if (w.offset - payloadStart < minPayload) w.zeros(minPayload - (w.offset - payloadStart));
-    const payloadEnd = w.offset;
-    if (long) patchLength(buf, lengthOffset, payloadEnd - pnOffset + AEAD_TAG_LENGTH);
-    const qlogFrames = this.#qlog
-      ? describeFrames(buf.subarray(payloadStart, payloadEnd), records)
-      : undefined;
-    const packetEnd = protectPacket(buf, off, pnOffset, pnLength, payloadEnd, pn, keys);
-    sp.nextPn++;
+    const { end: packetEnd, frames: qlogFrames } = this.#sealPacket(d, padTarget, records);
     this.#lastPacketEnd = packetEnd;
 
     const size = packetEnd - off;
-    const inFlight = ackEliciting || padded;
+    const inFlight = ackEliciting || d.padded;
     if (level === Level.Application) {
       const k = this.#oneRtt!;
       records.keyGeneration = k.generation;
@@ -1969,7 +2011,6 @@ export class Connection {
       path.cc.onPacketSent(now, size);
       path.pacer.onSent(now, size);
     }
-    this.#stats.packetsSent++;
     if (this.#qlog) {
       this.#qlogEvent(now, 'transport:packet_sent', {
         header: { packet_type: PACKET_TYPE_OF_LEVEL[level], packet_number: pn, dcid: hexOf(dcid) },
@@ -2097,8 +2138,7 @@ export class Connection {
    * the amplification limit allows (§8.2.1, §8.2.2).
    */
   #buildProbeDatagram(now: Instant, path: NetworkPath): Transmit | undefined {
-    const keys = this.#oneRtt?.write;
-    if (!keys) return undefined;
+    if (!this.#oneRtt) return undefined;
     const budget = path.amplificationBudget();
     if (budget < 64) {
       path.responses.length = 0;
@@ -2111,16 +2151,11 @@ export class Connection {
       if (path.validating) this.#failPath(now, path, 'no-connection-id');
       return undefined;
     }
-    const size = Math.min(Math.max(MIN_DATAGRAM_SIZE, path.mtu), budget, MIN_DATAGRAM_SIZE);
-    const buf = Buffer.allocUnsafe(Math.max(size, 64));
-    const space = Space.Application;
-    const sp = this.#spaces[space]!;
-    const pn = sp.nextPn;
-    const pnLength = packetNumberLength(pn, this.#loss.largestAcked(space));
-    const w = new BufferWriter(buf, 0, size - AEAD_TAG_LENGTH);
-    const pnOffset = writeShortHeader(w, { dcid, pnLength, keyPhase: this.#oneRtt!.phase, spin: false });
-    w.reserve(pnLength);
-    const payloadStart = w.offset;
+    const size = Math.min(MIN_DATAGRAM_SIZE, budget);
+    const buf = Buffer.allocUnsafe(size);
+    const d = this.#beginPacket(Level.Application, buf, 0, size, dcid);
+    if (d === undefined) return undefined;
+    const w = d.w;
     const records = new SentRecords();
     let eliciting = false;
     while (path.responses.length > 0 && w.remaining >= 9) {
@@ -2132,14 +2167,11 @@ export class Connection {
       eliciting = true;
     }
     if (this.#localCids.hasPendingFrames()) this.#localCids.writeFrames(w, (records.localCids ??= []));
-    if (w.offset === payloadStart) return undefined;
-    w.zeros(w.remaining);
-    const qlogFrames = this.#qlog ? describeFrames(buf.subarray(payloadStart, w.offset), records) : undefined;
-    const packetEnd = protectPacket(buf, 0, pnOffset, pnLength, w.offset, pn, keys);
-    sp.nextPn++;
+    if (w.offset === d.payloadStart) return undefined;
+    const { end: packetEnd, frames: qlogFrames } = this.#sealPacket(d, size, records);
     records.keyGeneration = this.#oneRtt!.generation;
-    this.#loss.onPacketSent(space, {
-      pn,
+    this.#loss.onPacketSent(Space.Application, {
+      pn: d.pn,
       timeSent: now,
       size: packetEnd,
       ackEliciting: eliciting,
@@ -2148,10 +2180,9 @@ export class Connection {
       frames: records,
       isMtuProbe: false,
     });
-    this.#stats.packetsSent++;
     if (this.#qlog) {
       this.#qlogEvent(now, 'transport:packet_sent', {
-        header: { packet_type: '1rtt', packet_number: pn, dcid: hexOf(dcid) },
+        header: { packet_type: '1rtt', packet_number: d.pn, dcid: hexOf(dcid) },
         raw: { length: packetEnd },
         frames: qlogFrames,
         path: { local: path.local, remote: path.remote },
@@ -2215,67 +2246,27 @@ export class Connection {
     path: NetworkPath,
     padTarget: number,
   ): number {
-    const keys = this.#writeKeysFor(level);
     const dcid = this.#dcidFor(path);
     const cf = this.#closeFrame;
-    if (!keys || dcid === undefined || !cf) return off;
-    const space = spaceOfLevel(level);
-    const sp = this.#spaces[space]!;
-    const pn = sp.nextPn;
-    const pnLength = packetNumberLength(pn, this.#loss.largestAcked(space));
-    const w = new BufferWriter(buf, off, end - AEAD_TAG_LENGTH);
-    let lengthOffset = -1;
-    let pnOffset: number;
-    if (level === Level.Application) {
-      pnOffset = writeShortHeader(w, { dcid, pnLength, keyPhase: this.#oneRtt!.phase, spin: false });
-    } else {
-      const h = writeLongHeader(w, {
-        type: level === Level.Initial ? 'initial' : 'handshake',
-        version: this.version,
-        dcid,
-        scid: this.#initialScid,
-        token: level === Level.Initial && this.role === 'client' ? this.#token : undefined,
-        pnLength,
-      });
-      lengthOffset = h.lengthOffset;
-      pnOffset = h.pnOffset;
-    }
-    w.reserve(pnLength);
-    const payloadStart = w.offset;
+    if (dcid === undefined || !cf) return off;
+    const d = this.#beginPacket(level, buf, off, end, dcid);
+    if (d === undefined) return off;
     // RFC 9000 §10.2.3: an application close cannot appear in Initial/Handshake packets;
     // it becomes a transport APPLICATION_ERROR without the reason.
-    const frame: Frame =
-      cf.application && level !== Level.Application
-        ? {
-            type: 'connection_close',
-            application: false,
-            errorCode: TransportErrorCode.APPLICATION_ERROR,
-            frameType: 0,
-            reason: '',
-          }
-        : {
-            type: 'connection_close',
-            application: cf.application,
-            errorCode: cf.code,
-            frameType: cf.frameType,
-            reason: cf.reason.slice(0, 256),
-          };
+    const appInLongHeader = cf.application && level !== Level.Application;
+    const frame: Frame = {
+      type: 'connection_close',
+      application: appInLongHeader ? false : cf.application,
+      errorCode: appInLongHeader ? TransportErrorCode.APPLICATION_ERROR : cf.code,
+      frameType: appInLongHeader ? 0 : cf.frameType,
+      reason: appInLongHeader ? '' : cf.reason.slice(0, 256),
+    };
     try {
-      encodeFrame(w, frame);
+      encodeFrame(d.w, frame);
     } catch {
       return off;
     }
-    if (padTarget > 0) {
-      const want = padTarget - (w.offset + AEAD_TAG_LENGTH);
-      if (want > 0 && want <= w.remaining) w.zeros(want);
-    }
-    const minPayload = 4 - pnLength;
-    if (w.offset - payloadStart < minPayload) w.zeros(minPayload - (w.offset - payloadStart));
-    if (lengthOffset >= 0) patchLength(buf, lengthOffset, w.offset - pnOffset + AEAD_TAG_LENGTH);
-    const packetEnd = protectPacket(buf, off, pnOffset, pnLength, w.offset, pn, keys);
-    sp.nextPn++;
-    this.#stats.packetsSent++;
-    return packetEnd;
+    return this.#sealPacket(d, padTarget, undefined).end;
   }
 
   // ---------------------------------------------------------------------------------------
@@ -3117,6 +3108,21 @@ interface DatagramContext {
   path: NetworkPath | undefined;
   counted: boolean;
   size: number;
+}
+
+/** A packet being written: header done, frames go to `w` (see #beginPacket / #sealPacket). */
+interface PacketDraft {
+  readonly w: BufferWriter;
+  readonly keys: PacketKeys;
+  readonly space: Space;
+  readonly pn: number;
+  readonly pnLength: 1 | 2 | 3 | 4;
+  readonly pnOffset: number;
+  readonly lengthOffset: number;
+  readonly start: number;
+  readonly payloadStart: number;
+  readonly dcid: Uint8Array;
+  padded: boolean;
 }
 
 interface FrameSummary {

@@ -1,6 +1,7 @@
 // Encoding and decoding of TLS 1.3 handshake messages (RFC 8446 §4) as used by QUIC.
 // Decoders take untrusted bytes and throw only TransportError: truncation and malformed vectors
 // are decode_error (RFC 8446 §6.2), semantically wrong values illegal_parameter.
+import { concatBytes } from '../common/bytes.js';
 import { BufferWriter } from '../wire/writer.js';
 import { decodeError, illegalParameter, tlsReader } from './alerts.js';
 import { ExtensionType, HandshakeType, HRR_RANDOM } from './constants.js';
@@ -65,16 +66,7 @@ function expectEnd(r: Reader, what: string): void {
 
 /** One flight from several messages. */
 export function concatMessages(msgs: readonly Uint8Array[]): Uint8Array {
-  if (msgs.length === 1) return msgs[0]!;
-  let n = 0;
-  for (const m of msgs) n += m.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const m of msgs) {
-    out.set(m, o);
-    o += m.length;
-  }
-  return out;
+  return msgs.length === 1 ? msgs[0]! : concatBytes(...msgs);
 }
 
 /** Wraps a body into a handshake message: type, uint24 length, body (RFC 8446 §4). */
