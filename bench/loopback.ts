@@ -205,6 +205,7 @@ async function runCase(
   name: string,
   server: ServerKind,
   client: ClientKind,
+  serverArgs: readonly string[] = [],
 ): Promise<LoopbackResult> {
   const result: LoopbackResult = {
     name,
@@ -228,7 +229,19 @@ async function runCase(
     server === 'ours'
       ? spawn(
           process.execPath,
-          [CLI, 'server', '-q', '--listen', `127.0.0.1:${port}`, '--cert', s.chain, '--key', s.key, s.www],
+          [
+            CLI,
+            'server',
+            '-q',
+            ...serverArgs,
+            '--listen',
+            `127.0.0.1:${port}`,
+            '--cert',
+            s.chain,
+            '--key',
+            s.key,
+            s.www,
+          ],
           {
             stdio: 'ignore',
           },
@@ -292,7 +305,16 @@ export async function runLoopbackBench(mib = 200): Promise<LoopbackResult[]> {
   try {
     return [
       await runCase(s, 'feather-quic client <- feather-quic server', 'ours', 'ours'),
+      // Same datagram size as ngtcp2 (no loopback jumbo datagrams): the like-for-like row.
+      await runCase(s, 'feather-quic <- feather-quic, 1452-octet datagrams', 'ours', 'ours', [
+        '--max-udp-payload-size',
+        '1452',
+      ]),
       await runCase(s, 'gtlsclient <- feather-quic server', 'ours', 'ngtcp2'),
+      await runCase(s, 'gtlsclient <- feather-quic server, 1452-octet datagrams', 'ours', 'ngtcp2', [
+        '--max-udp-payload-size',
+        '1452',
+      ]),
       await runCase(s, 'gtlsclient <- gtlsserver (ngtcp2 baseline)', 'ngtcp2', 'ngtcp2'),
     ];
   } finally {
