@@ -605,10 +605,17 @@ export class Connection {
    * several coalesced packets (RFC 9000 §12.2).
    */
   handleDatagram(now: Instant, path: Path, data: Uint8Array, ecn: Ecn = 0): void {
+    this.#receive(now, path, data, ecn, false);
+  }
+
+  /** `replay`: a buffered packet whose keys arrived — already counted when it was received. */
+  #receive(now: Instant, path: Path, data: Uint8Array, ecn: Ecn, replay: boolean): void {
     this.#now = now;
     if (this.#state === 'closed' || this.#state === 'draining') return;
-    this.#stats.datagramsReceived++;
-    this.#stats.bytesReceived += data.length;
+    if (!replay) {
+      this.#stats.datagramsReceived++;
+      this.#stats.bytesReceived += data.length;
+    }
     if (this.#state === 'closing') {
       // RFC 9000 §10.2.1: answer with CONNECTION_CLOSE, rate-limited (1, 2, 4, 8... packets).
       this.#closingPacketsReceived++;
@@ -616,8 +623,8 @@ export class Connection {
         this.#closeSendPending = true;
       return;
     }
-    const ctx: DatagramContext = { path: this.#findPath(path), counted: false, size: data.length };
-    if (ctx.path) {
+    const ctx: DatagramContext = { path: this.#findPath(path), counted: replay, size: data.length };
+    if (ctx.path && !replay) {
       // RFC 9000 §8.1: count every datagram attributed to this connection.
       ctx.path.onDatagramReceived(data.length, now);
       ctx.counted = true;
@@ -960,7 +967,7 @@ export class Connection {
         this.#buffered.push(b);
         continue;
       }
-      this.handleDatagram(now, b.path, b.data, b.ecn);
+      this.#receive(now, b.path, b.data, b.ecn, true);
     }
   }
 
