@@ -2058,16 +2058,7 @@ export class Connection {
     records: SentRecords,
     sendData: boolean,
   ): boolean {
-    let eliciting = false;
-    // Path validation frames on this path (RFC 9000 §8.2).
-    while (path.responses.length > 0 && w.remaining >= 9) {
-      encodeFrame(w, { type: 'path_response', data: path.responses.shift()! });
-      eliciting = true;
-    }
-    if (path.challengePending && path.nextChallengeAt <= now && w.remaining >= 9) {
-      this.#writeChallenge(now, w, path);
-      eliciting = true;
-    }
+    let eliciting = this.#writePathFrames(now, w, path);
     if (this.#handshakeDonePending && w.remaining >= 1) {
       w.u8(FrameType.HANDSHAKE_DONE);
       this.#handshakeDonePending = false;
@@ -2124,6 +2115,20 @@ export class Connection {
     return eliciting;
   }
 
+  /** PATH_RESPONSEs owed on this path and a due PATH_CHALLENGE (RFC 9000 §8.2). */
+  #writePathFrames(now: Instant, w: BufferWriter, path: NetworkPath): boolean {
+    let wrote = false;
+    while (path.responses.length > 0 && w.remaining >= 9) {
+      encodeFrame(w, { type: 'path_response', data: path.responses.shift()! });
+      wrote = true;
+    }
+    if (path.challengePending && path.nextChallengeAt <= now && w.remaining >= 9) {
+      this.#writeChallenge(now, w, path);
+      wrote = true;
+    }
+    return wrote;
+  }
+
   #writeChallenge(now: Instant, w: BufferWriter, path: NetworkPath): void {
     const data = new Uint8Array(8);
     this.#random.fill(data);
@@ -2164,15 +2169,7 @@ export class Connection {
     if (d === undefined) return undefined;
     const w = d.w;
     const records = new SentRecords();
-    let eliciting = false;
-    while (path.responses.length > 0 && w.remaining >= 9) {
-      encodeFrame(w, { type: 'path_response', data: path.responses.shift()! });
-      eliciting = true;
-    }
-    if (path.challengePending && path.nextChallengeAt <= now && w.remaining >= 9) {
-      this.#writeChallenge(now, w, path);
-      eliciting = true;
-    }
+    const eliciting = this.#writePathFrames(now, w, path);
     if (this.#localCids.hasPendingFrames()) this.#localCids.writeFrames(w, (records.localCids ??= []));
     if (w.offset === d.payloadStart) return undefined;
     const { end: packetEnd, frames: qlogFrames } = this.#sealPacket(d, size, records);
