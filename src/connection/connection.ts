@@ -604,12 +604,22 @@ export class Connection {
    * A UDP datagram arrived on `path` (`path.local` is our address it arrived on). It may hold
    * several coalesced packets (RFC 9000 §12.2).
    */
-  handleDatagram(now: Instant, path: Path, data: Uint8Array, ecn: Ecn = 0): void {
-    this.#receive(now, path, data, ecn, false);
+  handleDatagram(now: Instant, path: Path, data: Uint8Array, ecn: Ecn = 0, firstHeader?: PacketHeader): void {
+    this.#receive(now, path, data, ecn, false, firstHeader);
   }
 
-  /** `replay`: a buffered packet whose keys arrived — already counted when it was received. */
-  #receive(now: Instant, path: Path, data: Uint8Array, ecn: Ecn, replay: boolean): void {
+  /**
+   * `replay`: a buffered packet whose keys arrived — already counted when it was received.
+   * `firstHeader`: the endpoint's parse of the first packet (not parsed twice per datagram).
+   */
+  #receive(
+    now: Instant,
+    path: Path,
+    data: Uint8Array,
+    ecn: Ecn,
+    replay: boolean,
+    firstHeader?: PacketHeader,
+  ): void {
     this.#now = now;
     if (this.#state === 'closed' || this.#state === 'draining') return;
     if (!replay) {
@@ -633,8 +643,15 @@ export class Connection {
     let firstDcid: Uint8Array | undefined;
     while (offset < data.length && !this.#terminating()) {
       let hdr: PacketHeader;
+      // The endpoint parses leniently: the fixed bit may only be 0 if we greased it (RFC 9287).
+      const reuse =
+        offset === 0 &&
+        firstHeader !== undefined &&
+        ((firstHeader.firstByte & 0x40) !== 0 || this.#localParams.greaseQuicBit);
       try {
-        hdr = parseHeader(data, offset, this.#localCidLength, this.#localParams.greaseQuicBit);
+        hdr = reuse
+          ? firstHeader
+          : parseHeader(data, offset, this.#localCidLength, this.#localParams.greaseQuicBit);
       } catch {
         this.#dropPacket(now, 'header_parse_error');
         break;

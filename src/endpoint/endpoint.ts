@@ -320,7 +320,7 @@ export class Endpoint {
     let conn = this.#byCid.get(latin1(hdr.dcid));
     if (!conn && hdr.dcid.length === 0) conn = this.#byPath.get(pathKeyOf(path.local, path.remote));
     if (conn) {
-      conn.handleDatagram(now, path, data, ecn);
+      conn.handleDatagram(now, path, data, ecn, hdr);
       this.#afterInput(conn);
       return;
     }

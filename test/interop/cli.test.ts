@@ -18,6 +18,7 @@ import {
   secondLoopback,
   startOurServer,
   Workspace,
+  withWorkspace,
 } from './harness.js';
 
 const MiB = 1024 * 1024;
@@ -35,15 +36,6 @@ after(() => shared.dispose());
 
 const pick = (...names: string[]): Record<string, string> =>
   Object.fromEntries(names.map((n) => [n, www.files[n]!]));
-
-async function withWorkspace(fn: (ws: Workspace) => Promise<void>): Promise<void> {
-  const ws = await Workspace.create();
-  try {
-    await fn(ws);
-  } finally {
-    await ws.dispose();
-  }
-}
 
 function cli(ws: Workspace, args: string[], timeoutMs = 20_000): Proc {
   return ws.spawn(`feather-quic ${args[0] ?? ''}`, process.execPath, [CLI_JS, ...args], { timeoutMs });

@@ -229,6 +229,16 @@ export class Workspace {
   }
 }
 
+/** Runs `fn` in a fresh workspace, disposed afterwards (processes killed, folder removed). */
+export async function withWorkspace(fn: (ws: Workspace) => Promise<void>): Promise<void> {
+  const ws = await Workspace.create();
+  try {
+    await fn(ws);
+  } finally {
+    await ws.dispose();
+  }
+}
+
 // ---------------------------------------------------------------------- ports
 
 /** A UDP port that was free a moment ago on `host`. */

@@ -8,6 +8,7 @@ import {
   expectExit,
   expectFiles,
   gtlsClient,
+  withWorkspace as inWorkspace,
   makeWww,
   migrationEvidence,
   ngtcp2,
@@ -34,18 +35,14 @@ before(async () => {
 
 after(() => shared.dispose());
 
+/** Every test here needs ngtcp2's programs: fail with the set-up hint when they are missing. */
+const withWorkspace = (fn: (ws: Workspace) => Promise<void>): Promise<void> => {
+  ngtcp2();
+  return inWorkspace(fn);
+};
+
 const pick = (...names: string[]): Record<string, string> =>
   Object.fromEntries(names.map((n) => [n, www.files[n]!]));
-
-async function withWorkspace(fn: (ws: Workspace) => Promise<void>): Promise<void> {
-  ngtcp2();
-  const ws = await Workspace.create();
-  try {
-    await fn(ws);
-  } finally {
-    await ws.dispose();
-  }
-}
 
 interface Run {
   server: RunningServer;

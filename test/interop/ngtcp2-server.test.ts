@@ -9,6 +9,7 @@ import {
   expectFiles,
   freeUdpPort,
   interopCerts,
+  withWorkspace as inWorkspace,
   makeWww,
   migrationEvidence,
   ngtcp2,
@@ -36,19 +37,14 @@ before(async () => {
 
 after(() => shared.dispose());
 
+/** Every test here needs ngtcp2's programs: fail with the set-up hint when they are missing. */
+const withWorkspace = (fn: (ws: Workspace) => Promise<void>): Promise<void> => {
+  ngtcp2();
+  return inWorkspace(fn);
+};
+
 const pick = (...names: string[]): Record<string, string> =>
   Object.fromEntries(names.map((n) => [n, www.files[n]!]));
-
-/** A workspace per test, disposed (processes killed, folder removed) afterwards. */
-async function withWorkspace(fn: (ws: Workspace) => Promise<void>): Promise<void> {
-  ngtcp2();
-  const ws = await Workspace.create();
-  try {
-    await fn(ws);
-  } finally {
-    await ws.dispose();
-  }
-}
 
 /** Downloads `names` from a gtlsserver started with `serverArgs` using our CLI client. */
 async function download(

@@ -19,6 +19,7 @@ import {
   tracesOf,
   Workspace,
   waitForUdpPort,
+  withWorkspace,
 } from './harness.js';
 
 const MiB = 1024 * 1024;
@@ -85,15 +86,6 @@ function runClient(
     REQUESTS: files.map((f) => `https://localhost:${port}/${f}`).join(' '),
     ...env,
   });
-}
-
-async function withWorkspace(fn: (ws: Workspace) => Promise<void>): Promise<void> {
-  const ws = await Workspace.create();
-  try {
-    await fn(ws);
-  } finally {
-    await ws.dispose();
-  }
 }
 
 /** Server and client with the same TESTCASE; the client must download `files` intact. */
