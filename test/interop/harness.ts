@@ -223,19 +223,26 @@ export class Workspace {
     return this.procs.map((p) => p.tail(n)).join('\n');
   }
 
-  async dispose(): Promise<void> {
+  /** Kills the processes and removes the folder (kept when `keep`, for a post-mortem). */
+  async dispose(keep = false): Promise<void> {
     await Promise.all(this.procs.map((p) => p.stop(500)));
-    rmSync(this.dir, { recursive: true, force: true });
+    if (keep) console.error(`# workspace kept for inspection: ${this.dir}`);
+    else rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
-/** Runs `fn` in a fresh workspace, disposed afterwards (processes killed, folder removed). */
+/**
+ * Runs `fn` in a fresh workspace, disposed afterwards (processes killed, folder removed). With
+ * FQ_KEEP_FAILED=1 in the environment the folder of a failed test (logs, qlogs) is kept.
+ */
 export async function withWorkspace(fn: (ws: Workspace) => Promise<void>): Promise<void> {
   const ws = await Workspace.create();
+  let failed = true;
   try {
     await fn(ws);
+    failed = false;
   } finally {
-    await ws.dispose();
+    await ws.dispose(failed && process.env.FQ_KEEP_FAILED === '1');
   }
 }
 

@@ -146,11 +146,14 @@ describe('gtlsclient -> our server', () => {
 
 describe('migration: gtlsclient -> our server (50 MiB)', () => {
   // 1452-octet datagrams keep the 50 MiB transfer above 1 s on loopback, so the address
-  // change at 1 s happens mid-transfer. With --nat-rebinding, gtlsclient drops what arrives on
-  // its old socket and sends nothing from the new one until it has something ack-eliciting to
-  // send (ACK-only clients have no PTO): if that moment has no MAX_DATA/MAX_STREAM_DATA in
-  // flight, no server can ever learn the new address and both sides idle out. Small flow-control
-  // windows make gtlsclient send window updates every few packets, so one is always in flight.
+  // change at 1 s happens mid-transfer. With --nat-rebinding, gtlsclient ignores what arrives
+  // on its old socket ("ignore packet from unknown path") and sends from the new one only what
+  // its own timers or received packets ask for: ACK-only clients have no PTO. If at the change
+  // it has no ACK pending and no ack-eliciting packet unacknowledged, no server can ever learn
+  // the new address and both sides idle out (seen once in CI). Two settings close that window:
+  // small flow-control windows make it send MAX_STREAM_DATA every few packets, and --ack-thresh=100
+  // (its maximum) makes it acknowledge on its max_ack_delay timer, so an ACK is almost always
+  // pending when the address changes.
   for (const rebinding of [false, true]) {
     const name = rebinding ? '--change-local-addr=1s --nat-rebinding' : '--change-local-addr=1s';
     test(name, { timeout: TIMEOUT }, () =>
@@ -163,14 +166,24 @@ describe('migration: gtlsclient -> our server (50 MiB)', () => {
               '--max-stream-window=64K',
               '--max-data=128K',
               '--max-window=128K',
+              '--ack-thresh=100',
             ]
           : [];
+        const server = await startOurServer(ws, www.dir, ['--max-udp-payload-size', '1452', '--qlog-dir', q]);
         const r = await download(
           ws,
           ['f50.bin'],
           ['-q', '--change-local-addr=1s', ...extra],
-          ['--max-udp-payload-size', '1452', '--qlog-dir', q],
-        );
+          [],
+          'dl',
+          server,
+        ).catch(async (e: unknown) => {
+          // What our server saw per path, for the post-mortem of a failed run.
+          await server.proc.stop();
+          const [trace] = tracesOf(q, 'server');
+          const seen = trace ? describeEvidence(migrationEvidence(trace)) : 'no server qlog';
+          throw new Error(`${e instanceof Error ? e.message : String(e)}\nserver qlog evidence: ${seen}`);
+        });
         await r.server.proc.stop();
         const [trace] = tracesOf(q, 'server');
         assert.ok(trace, 'server qlog written');
