@@ -62,8 +62,8 @@ export interface TransportConfig {
 export const defaultTransportConfig: Readonly<TransportConfig> = Object.freeze({
   maxIdleTimeout: seconds(30),
   keepAliveInterval: 0,
-  initialMaxData: 4 * 1024 * 1024,
-  initialMaxStreamDataBidiLocal: 1024 * 1024,
+  initialMaxData: 8 * 1024 * 1024,
+  initialMaxStreamDataBidiLocal: 6 * 1024 * 1024,
   initialMaxStreamDataBidiRemote: 1024 * 1024,
   initialMaxStreamDataUni: 1024 * 1024,
   initialMaxStreamsBidi: 100,

@@ -6,7 +6,7 @@ import { addressKey, type Path, type SocketAddress } from '../common/addr.js';
 import { TransportError, TransportErrorCode } from '../common/errors.js';
 import type { QlogSink } from '../common/qlog.js';
 import { cryptoRandom, type Random, randomBytes } from '../common/random.js';
-import { type Instant, NEVER } from '../common/time.js';
+import { type Duration, type Instant, NEVER } from '../common/time.js';
 import type { Ecn, Transmit } from '../common/transmit.js';
 import { resolveTransportConfig, type TransportConfig } from '../connection/config.js';
 import { Connection, type ConnectionOptions } from '../connection/connection.js';
@@ -117,6 +117,17 @@ export interface EndpointOptions {
 
 export type EndpointEvent = { type: 'connection'; connection: Connection };
 
+/** RFC 9000 §5.2.2: 0-RTT datagrams buffered while their Initial is late, bounded every way. */
+const EARLY_MAX_CIDS = 64;
+const EARLY_MAX_PER_CID = 8;
+const EARLY_MAX_BYTES = 256 * 1024;
+const EARLY_TTL: Duration = 200_000;
+
+interface EarlyDatagrams {
+  readonly expires: Instant;
+  readonly datagrams: { path: Path; data: Uint8Array; ecn: Ecn }[];
+}
+
 const latin1 = (b: Uint8Array): string =>
   Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
 
@@ -148,6 +159,9 @@ export class Endpoint {
   #active = new Set<Connection>();
   readonly #events: EndpointEvent[] = [];
   #dirtyIter: Iterator<Connection> | undefined;
+  /** Original DCID → 0-RTT datagrams that came before their Initial (insertion = expiry order). */
+  readonly #early = new Map<string, EarlyDatagrams>();
+  #earlyBytes = 0;
 
   readonly stats = {
     datagramsReceived: 0,
@@ -157,6 +171,9 @@ export class Endpoint {
     statelessResetSent: 0,
     refused: 0,
     accepted: 0,
+    /** 0-RTT datagrams kept until their late Initial arrived, and those later delivered. */
+    zeroRttBuffered: 0,
+    zeroRttReplayed: 0,
   };
 
   constructor(options: EndpointOptions) {
@@ -332,7 +349,7 @@ export class Endpoint {
       this.stats.datagramsDropped++;
       return;
     }
-    this.#onUnknownLongHeader(now, path, data, hdr);
+    this.#onUnknownLongHeader(now, path, data, ecn, hdr);
   }
 
   #onUnknownShortHeader(now: Instant, path: Path, data: Uint8Array): void {
@@ -356,7 +373,7 @@ export class Endpoint {
     this.stats.statelessResetSent++;
   }
 
-  #onUnknownLongHeader(now: Instant, path: Path, data: Uint8Array, hdr: LongHeader): void {
+  #onUnknownLongHeader(now: Instant, path: Path, data: Uint8Array, ecn: Ecn, hdr: LongHeader): void {
     const server = this.#options.server;
     if (!server) {
       this.stats.datagramsDropped++;
@@ -374,6 +391,10 @@ export class Endpoint {
       } else {
         this.stats.datagramsDropped++;
       }
+      return;
+    }
+    if (hdr.type === '0rtt') {
+      this.#bufferEarly(now, path, data, ecn, hdr);
       return;
     }
     // Only an Initial can open a connection, in a datagram of at least 1200 octets (RFC 9000 §14.1).
@@ -408,8 +429,60 @@ export class Endpoint {
       return;
     }
     const conn = this.#accept(now, path, hdr, originalDcid, retryScid, validated);
-    conn.handleDatagram(now, path, data, 0);
+    conn.handleDatagram(now, path, data, ecn);
+    const early = this.#takeEarly(now, hdr.dcid);
+    if (early !== undefined) {
+      for (const d of early.datagrams) {
+        if (conn.isClosed) break;
+        this.stats.zeroRttReplayed++;
+        conn.handleDatagram(now, d.path, d.data, d.ecn);
+      }
+    }
     this.#afterInput(conn);
+  }
+
+  /** RFC 9000 §5.2.2: a server MAY buffer a limited number of 0-RTT packets before their Initial. */
+  #bufferEarly(now: Instant, path: Path, data: Uint8Array, ecn: Ecn, hdr: LongHeader): void {
+    this.#expireEarly(now);
+    const key = latin1(hdr.dcid);
+    let entry = this.#early.get(key);
+    if (
+      hdr.dcid.length < 8 ||
+      this.#earlyBytes + data.length > EARLY_MAX_BYTES ||
+      (entry === undefined && this.#early.size >= EARLY_MAX_CIDS) ||
+      (entry !== undefined && entry.datagrams.length >= EARLY_MAX_PER_CID)
+    ) {
+      this.stats.datagramsDropped++;
+      return;
+    }
+    if (entry === undefined) {
+      entry = { expires: now + EARLY_TTL, datagrams: [] };
+      this.#early.set(key, entry);
+    }
+    // The driver may reuse its receive buffer: keep a copy.
+    entry.datagrams.push({ path, data: data.slice(), ecn });
+    this.#earlyBytes += data.length;
+    this.stats.zeroRttBuffered++;
+  }
+
+  #takeEarly(now: Instant, dcid: Uint8Array): EarlyDatagrams | undefined {
+    if (this.#early.size === 0) return undefined;
+    this.#expireEarly(now);
+    const key = latin1(dcid);
+    const entry = this.#early.get(key);
+    if (entry === undefined) return undefined;
+    this.#early.delete(key);
+    for (const d of entry.datagrams) this.#earlyBytes -= d.data.length;
+    return entry;
+  }
+
+  #expireEarly(now: Instant): void {
+    for (const [key, entry] of this.#early) {
+      if (entry.expires > now) return;
+      this.#early.delete(key);
+      for (const d of entry.datagrams) this.#earlyBytes -= d.data.length;
+      this.stats.datagramsDropped += entry.datagrams.length;
+    }
   }
 
   #accept(

@@ -105,6 +105,66 @@ test('0-RTT accepted: request data sent before the handshake completes is answer
   assert.ok(q.server.endpoint.stats.accepted >= 2);
 });
 
+test('0-RTT that overtakes its Initial is buffered by the server and accepted (RFC 9000 §5.2.2)', () => {
+  const q = new QuicSim({ seed: 69, link: { delay: 25_000 } });
+  serveEcho(q);
+  const ticket = resumptionTicket(q);
+  // The client's first datagram (its Initial) takes 20 ms longer than the 0-RTT ones behind it.
+  const up = q.sim.link(q.clientAddress.address, q.serverAddress.address)!;
+  up.update({ reorder: { probability: 1, extraDelay: 20_000 } });
+  const stop = up.tap(() => up.update({ reorder: undefined }));
+  const client = q.connect({ session: ticket, earlyData: true });
+  const request = 'x'.repeat(4000);
+  const got = echo(q, client, request);
+  const ev = new Events(client);
+  const t0 = q.now;
+  q.runUntil(() => got() !== undefined);
+  stop();
+  assert.equal(got(), request);
+  assert.deepEqual(
+    ev.of('early-data').map((e) => e.accepted),
+    [true],
+  );
+  const stats = q.server.endpoint.stats;
+  assert.ok(stats.zeroRttBuffered >= 2, `0-RTT datagrams buffered: ${stats.zeroRttBuffered}`);
+  assert.equal(stats.zeroRttReplayed, stats.zeroRttBuffered, 'all of them delivered after the Initial');
+  const server = q.accepted.at(-1)!;
+  assert.ok(server.stats().zeroRttReceived >= 2, 'the buffered 0-RTT packets were decrypted');
+  assert.equal(client.stats().packetsLost, 0, 'nothing had to be resent');
+  // One round trip plus the Initial's extra delay: no retransmission round.
+  assert.ok(q.now - t0 < 2 * 50_000 + 20_000 + 10_000, `answered after ${(q.now - t0) / 1000} ms`);
+});
+
+test('the 0-RTT buffer is bounded: a flood of 0-RTT packets for unknown CIDs keeps at most 64 CIDs', () => {
+  const q = new QuicSim({ seed: 70, link: { delay: 1_000 } });
+  const ep = q.server.endpoint;
+  const path = { local: q.serverAddress, remote: q.clientAddress };
+  // Hand-built 0-RTT long headers (v1 type 0x1): DCID 8 octets, SCID 0, length 20, junk payload.
+  for (let i = 0; i < 1000; i++) {
+    const d = new Uint8Array(1 + 4 + 1 + 8 + 1 + 1 + 20);
+    d[0] = 0xd0;
+    d.set([0, 0, 0, 1], 1);
+    d[5] = 8;
+    new DataView(d.buffer).setUint32(6, i);
+    d[14] = 0;
+    d[15] = 20;
+    ep.handleDatagram(q.now, path, d);
+  }
+  assert.equal(ep.stats.zeroRttBuffered, 64);
+  assert.equal(ep.connections.size, 0);
+  // After the time-to-live the buffer takes new ones again (expired ones were dropped).
+  ep.handleDatagram(
+    q.now + 300_000,
+    path,
+    (() => {
+      const d = new Uint8Array(36);
+      d.set([0xd0, 0, 0, 0, 1, 8, 9, 9, 9, 9, 9, 9, 9, 9, 0, 20]);
+      return d;
+    })(),
+  );
+  assert.equal(ep.stats.zeroRttBuffered, 65);
+});
+
 test('0-RTT rejected (replayed ticket): the data is resent in 1-RTT and answered', () => {
   const q = new QuicSim({ seed: 65, link: { delay: 25_000 } });
   serveEcho(q);
@@ -154,7 +214,7 @@ test('0-RTT rejected when the server’s limits shrank (RFC 9000 §7.4.1)', () =
 
 test('key updates: each side initiates, several times, during a transfer', () => {
   const q = new QuicSim({ seed: 68, link: { delay: 10_000, rateBps: 50e6, queueBytes: 200_000 } });
-  const payload = new Payload(4_000_000, 68);
+  const payload = new Payload(8_000_000, 68);
   serveDownloads(q, payload);
   const { client, server } = q.handshake();
   const d = startDownload(q, client, payload);
