@@ -16,6 +16,13 @@ export interface ConnectionIdGenerator {
   validate?(cid: Uint8Array): boolean;
   /** After this long, connections replace their CIDs with fresh ones. */
   readonly lifetime?: Duration;
+  /**
+   * False: connections never send NEW_CONNECTION_ID (only the handshake CID, and the preferred
+   * address CID, are used), e.g. QUIC-LB plaintext or unroutable CIDs (draft-ietf-quic-load-balancers §3.2, §9).
+   */
+  readonly sendNewConnectionIds?: boolean;
+  /** True: servers send disable_active_migration (unroutable QUIC-LB CIDs, §3.2). */
+  readonly disableActiveMigration?: boolean;
 }
 
 export const MAX_CID_LENGTH = 20;

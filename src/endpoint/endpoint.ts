@@ -495,6 +495,7 @@ export class Endpoint {
   ): Connection {
     const server = this.#options.server!;
     const transport = resolveTransportConfig({ ...this.#options.transport, ...server.transport });
+    if (this.#cidGenerator.disableActiveMigration) transport.disableActiveMigration = true;
     const tls = server.tls;
     const keyLog = this.#options.keyLog;
     const earlyData = server.earlyData ?? true;

@@ -146,6 +146,8 @@ export class LocalCids {
    */
   setPeerActiveLimit(limit: number): void {
     if (this.#zeroLength) return;
+    // A generator whose CIDs must not multiply (QUIC-LB plaintext/unroutable): no NEW_CONNECTION_ID.
+    if (this.#generator.sendNewConnectionIds === false) return;
     // RFC 9000 §5.1.1: never provide more connection IDs than the peer's limit.
     this.#target = Math.max(0, Math.min(limit, this.#maxActive));
     this.#replenish();
