@@ -5,5 +5,8 @@ export { TransportError, TransportErrorCode, transportErrorName } from './common
 export type { TransportConfig } from './connection/config.js';
 export type { ConnectionStats, PathStats } from './connection/connection.js';
 export type { CloseInfo, PathEventReason } from './connection/events.js';
+export type { ConnectionIdGenerator } from './endpoint/cid-generator.js';
+export { RandomConnectionIdGenerator } from './endpoint/cid-generator.js';
 export { H3ErrorCode, h3ErrorName } from './h3/errors.js';
 export * from './node/index.js';
+export * from './quic-lb/index.js';

@@ -31,6 +31,7 @@ import {
 } from './errors.js';
 import { KeyLogWriter } from './keylog.js';
 import { ensureDir, QlogFileSink } from './qlog.js';
+import type { DatagramRemoteInfo, DatagramSocket, ProvidedSocket } from './socket.js';
 import {
   type AddressInput,
   AsyncQueue,
@@ -69,8 +70,13 @@ export interface QuicServerOptions {
 }
 
 export interface QuicEndpointOptions {
-  /** Local addresses to bind, one socket each (default '127.0.0.1:0'). */
+  /** Local addresses to bind, one socket each (default '127.0.0.1:0' unless `sockets` is given). */
   address?: AddressInput | readonly AddressInput[];
+  /**
+   * Sockets made elsewhere (shared cluster sockets, load-balancer tunnels), used besides the
+   * `address` ones. The endpoint closes them when it closes.
+   */
+  sockets?: readonly ProvidedSocket[];
   /** Makes the endpoint accept connections. */
   server?: QuicServerOptions;
   /** Transport defaults of every connection (core units: durations in µs). */
@@ -148,7 +154,7 @@ export interface QuicEndpointStats {
 }
 
 interface BoundSocket {
-  readonly socket: dgram.Socket;
+  readonly socket: DatagramSocket;
   readonly requested: SocketAddress;
   readonly local: SocketAddress;
   /** Path of the last datagram received (reused while the sender does not change). */
@@ -214,17 +220,27 @@ export class QuicEndpoint implements AsyncIterable<QuicConnection> {
   static async bind(options: QuicEndpointOptions = {}): Promise<QuicEndpoint> {
     const list =
       options.address === undefined
-        ? ['127.0.0.1:0']
+        ? options.sockets?.length
+          ? []
+          : ['127.0.0.1:0']
         : Array.isArray(options.address)
           ? options.address
           : [options.address];
-    if (list.length === 0) throw new QuicInvalidArgumentError('at least one address is needed');
+    if (list.length === 0 && !options.sockets?.length)
+      throw new QuicInvalidArgumentError('at least one address is needed');
     const requested = (list as readonly AddressInput[]).map(toSocketAddress);
     const qlogDir = options.qlogDir ?? (options.fromEnv ? process.env['QLOGDIR'] : undefined);
     if (qlogDir) ensureDir(qlogDir);
     const sockets: BoundSocket[] = [];
     try {
       for (const r of requested) sockets.push(await bindSocket(r, options));
+      for (const p of options.sockets ?? [])
+        sockets.push({
+          socket: p.socket,
+          requested: p.local,
+          local: p.local,
+          lastPath: { local: p.local, remote: { address: '', port: -1 } },
+        });
       return new QuicEndpoint(options, sockets);
     } catch (e) {
       for (const s of sockets) s.socket.close();
@@ -522,7 +538,7 @@ export class QuicEndpoint implements AsyncIterable<QuicConnection> {
     this.#sockets.push(s);
     const socket = s.socket;
     socket.on('error', this.#onSocketError);
-    socket.on('message', (msg: Buffer, rinfo: dgram.RemoteInfo) => {
+    socket.on('message', (msg: Buffer, rinfo: DatagramRemoteInfo) => {
       const st = this.#stats;
       st.datagramsReceived++;
       st.bytesReceived += msg.length;

@@ -56,5 +56,6 @@ export type { HqHandler } from './hq.js';
 export { HqClient, HqServer, HqServerConnection, hqStaticFiles } from './hq.js';
 export { KeyLogWriter } from './keylog.js';
 export { QlogFileSink } from './qlog.js';
+export type { DatagramRemoteInfo, DatagramSocket, ProvidedSocket } from './socket.js';
 export { errorCodeOf, QuicStream } from './stream.js';
 export type { AddressInput } from './util.js';
