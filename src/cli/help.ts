@@ -6,6 +6,7 @@ Usage:
   feather-quic server [options] [FOLDER]   serve a folder over HTTP/3 and hq-interop
   feather-quic client [options] URL...     fetch URLs over HTTP/3 (or hq-interop)
   feather-quic demo                        server + client on loopback, with a live migration
+  feather-quic lb [options]                QUIC-LB load balancer in front of server backends
 
 Run 'feather-quic <command> --help' for the options of a command.
 Exit codes: 0 success, 1 runtime or protocol failure, 2 usage error.
@@ -31,8 +32,24 @@ Options:
       --max-udp-payload-size N    largest UDP payload (1200..65527)
       --qlog-dir DIR              write one qlog file per connection
       --keylog-file FILE          append TLS secrets (SSLKEYLOGFILE format)
+      --workers N                 serve from N processes (1..64) sharing the --listen
+                                  address; each datagram is relayed to the process that
+                                  owns its connection (QUIC-LB connection IDs), so
+                                  migration works; log lines start with [wI]. One --listen,
+                                  no --preferred-address
   -q, --quiet                     print only errors
   -h, --help                      show this help
+
+Behind a load balancer ('feather-quic lb --help'; instead of --listen):
+      --behind-lb ADDR:PORT       the balancer's public address (exactly its --listen)
+      --tunnel ADDR:PORT          this server's tunnel socket (the balancer's --backend SID=...)
+      --lb-peer ADDR:PORT         the balancer's tunnel address (its --tunnel)
+      --server-id HEX             this server's QUIC-LB server ID, put in every connection ID
+      --quic-lb-key HEX           the QUIC-LB key (16 octets); --nonce-length N (default 8) and
+                                  --config-rotation N (default 0) must match the balancer's
+      --shared-keys FILE          a hex secret (>= 16 octets) shared by every backend: stateless
+                                  reset, Retry/NEW_TOKEN and session ticket keys derive from it,
+                                  so resets, tokens and resumption work on any backend
 `;
 
 export const CLIENT_HELP = `Usage: feather-quic client [options] URL...

@@ -22,7 +22,8 @@ import { runDemo } from './demo.js';
 import { type Alpn, parseUrls } from './fetch.js';
 import { formatAddress, Log } from './format.js';
 import { CLIENT_HELP, DEMO_HELP, MAIN_HELP, SERVER_HELP } from './help.js';
-import { checkCertificate, startServer } from './server.js';
+import { BACKEND_OPTIONS, backendFromFlags, describeBackend, LB_HELP, lbCommand } from './lb.js';
+import { checkCertificate, runClusterServer, type ServerConfig, startServer } from './server.js';
 
 function parse<const O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O) {
   try {
@@ -65,16 +66,25 @@ async function serverCommand(args: string[]): Promise<number> {
     'keylog-file': { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
     help: { type: 'boolean', short: 'h' },
+    workers: { type: 'string' },
+    ...BACKEND_OPTIONS,
   });
   if (values.help) {
     process.stdout.write(SERVER_HELP);
     return ExitCode.ok;
   }
   if (positionals.length > 1) throw new UsageError(`expected at most one FOLDER, got ${positionals.length}`);
-  const listen = (values.listen ?? ['127.0.0.1:4433']).map((a) => parseAddress('--listen', a));
+  const backend = backendFromFlags(values);
+  const listen = backend ? [] : (values.listen ?? ['127.0.0.1:4433']).map((a) => parseAddress('--listen', a));
   const preferred = (values['preferred-address'] ?? []).map((a) => parseAddress('--preferred-address', a));
   if (preferred.length > 2)
     throw new UsageError('--preferred-address: at most one IPv4 and one IPv6 address');
+  const workers = values.workers !== undefined ? parseInteger('--workers', values.workers, 1, 64) : undefined;
+  if (workers !== undefined) {
+    if (backend) throw new UsageError('--workers cannot be combined with the load-balancer backend options');
+    if (preferred.length > 0) throw new UsageError('--workers cannot be combined with --preferred-address');
+    if (listen.length !== 1) throw new UsageError('--workers needs exactly one --listen address');
+  }
   if ((values.cert === undefined) !== (values.key === undefined)) {
     throw new UsageError('--cert and --key go together');
   }
@@ -86,7 +96,7 @@ async function serverCommand(args: string[]): Promise<number> {
   const qlogDir = values['qlog-dir'] ? ensureFolder('--qlog-dir', values['qlog-dir']) : undefined;
   const log = new Log(process.stdout, values.quiet === true);
   const root = positionals[0] ?? '.';
-  const server = await startServer({
+  const serverConfig: ServerConfig = {
     root,
     listen,
     certificateChain: chain,
@@ -97,8 +107,15 @@ async function serverCommand(args: string[]): Promise<number> {
     ...(values['keylog-file'] ? { keyLogFile: values['keylog-file'] } : {}),
     ...(cipherSuites ? { cipherSuites } : {}),
     ...(transport ? { transport } : {}),
+    ...(backend ? { backend } : {}),
     log,
-  });
+  };
+  if (workers !== undefined) {
+    await runClusterServer(serverConfig, workers);
+    return ExitCode.ok;
+  }
+  const server = await startServer(serverConfig);
+  if (backend) log.info(describeBackend(backend));
   const show = (a: SocketAddress[]): string => a.map(formatAddress).join(', ');
   log.info(
     `serving ${root} over h3 and hq-interop on ${show(server.addresses)}` +
@@ -226,7 +243,7 @@ async function demoCommand(args: string[]): Promise<number> {
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const help = { server: SERVER_HELP, client: CLIENT_HELP, demo: DEMO_HELP } as const;
+  const help = { server: SERVER_HELP, client: CLIENT_HELP, demo: DEMO_HELP, lb: LB_HELP } as const;
   try {
     switch (command) {
       case 'server':
@@ -235,6 +252,8 @@ export async function main(argv: string[]): Promise<number> {
         return await clientCommand(rest);
       case 'demo':
         return await demoCommand(rest);
+      case 'lb':
+        return await lbCommand(rest);
       case undefined:
       case '-h':
       case '--help':

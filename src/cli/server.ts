@@ -3,20 +3,24 @@
 // optional Retry, preferred_address sockets, qlog and key log.
 import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { statSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import type { SocketAddress } from '../common/addr.js';
 import { addressFamily } from '../common/addr.js';
 import type { TransportConfig } from '../connection/config.js';
+import { startClusterServer } from '../node/cluster.js';
 import {
   H3Server,
   HqServer,
   type QuicConnection,
   QuicEndpoint,
+  type QuicEndpointOptions,
   type QuicServerOptions,
   staticFiles,
 } from '../node/index.js';
 import type { CipherSuite } from '../tls/constants.js';
 import { CliError, oneLine, SUITE_NAMES } from './args.js';
-import { formatAddress, formatMs, formatPath, type Log, versionName } from './format.js';
+import { formatAddress, formatMs, formatPath, Log, versionName } from './format.js';
+import { type BackendConfig, openBackend } from './lb.js';
 
 export interface ServerConfig {
   /** Folder served. */
@@ -35,6 +39,10 @@ export interface ServerConfig {
   transport?: Partial<TransportConfig>;
   /** Move clients that also offer it to this QUIC version (compatible negotiation, RFC 9368). */
   preferredVersion?: number;
+  /** Serve behind a `feather-quic lb` load balancer (then `listen` and `preferredAddresses` are empty). */
+  backend?: BackendConfig;
+  /** More QuicEndpoint.bind options (a cluster worker's shared socket, keys, CID generator). */
+  endpointOptions?: Partial<QuicEndpointOptions>;
   log: Log;
 }
 
@@ -136,17 +144,23 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     ...(preferred.length > 0 ? { preferredAddress: pref } : {}),
     ...(cfg.cipherSuites ? { cipherSuites: cfg.cipherSuites } : {}),
   };
+  if (cfg.backend && addresses.length > 0)
+    throw new CliError('a backend listens only through its load balancer');
+  const backend = cfg.backend ? await openBackend(cfg.backend) : undefined;
   let endpoint: QuicEndpoint;
   try {
     endpoint = await QuicEndpoint.bind({
       address: addresses,
       server,
+      ...(backend ? backend.endpointOptions : {}),
+      ...cfg.endpointOptions,
       ...(cfg.transport ? { transport: cfg.transport } : {}),
       ...(cfg.preferredVersion !== undefined ? { preferredVersion: cfg.preferredVersion } : {}),
       ...(cfg.qlogDir ? { qlogDir: cfg.qlogDir } : {}),
       ...(cfg.keyLogFile ? { keyLogFile: cfg.keyLogFile } : {}),
     });
   } catch (e) {
+    backend?.tunnel.close();
     throw new CliError(oneLine(e));
   }
   const bound = endpoint.addresses;
@@ -170,9 +184,70 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   })();
   return {
     endpoint,
-    addresses: bound.slice(0, cfg.listen.length),
-    preferred: bound.slice(cfg.listen.length),
+    addresses: backend ? bound : bound.slice(0, cfg.listen.length),
+    preferred: backend ? [] : bound.slice(cfg.listen.length),
     accepted,
     close: () => endpoint.close({ timeout: 1000 }),
   };
+}
+
+// ------------------------------------------------------------------ --workers N
+
+/**
+ * `feather-quic server --workers N`: the same file server in N worker processes sharing one UDP
+ * address (src/node/cluster.ts). Runs in the primary and, re-run with the same arguments, in
+ * every worker; returns once this process's part stopped (SIGINT/SIGTERM).
+ */
+export async function runClusterServer(cfg: ServerConfig, workers: number): Promise<void> {
+  const listen = cfg.listen[0];
+  if (listen === undefined || cfg.listen.length !== 1) throw new CliError('--workers: one --listen address');
+  if ((cfg.preferredAddresses?.length ?? 0) > 0 || cfg.backend) {
+    throw new CliError('--workers: no preferred address and no load-balancer backend options');
+  }
+  const log = cfg.log;
+  let workerLog: Log | undefined;
+  const part = await startClusterServer({
+    workers,
+    address: listen,
+    onEvent: (e) => {
+      if (e.type === 'ready') log.info(`worker ${e.index} (pid ${e.pid}) ready`);
+      else if (e.type === 'exit')
+        log.info(`worker ${e.index} (pid ${e.pid}) exited (${e.signal ?? `code ${e.code}`})`);
+      else log.info(`restarting worker ${e.index} in ${e.delayMs} ms`);
+    },
+    start: async (endpointOptions, w) => {
+      const prefix = `[w${w.index}] `;
+      const out = new Writable({
+        decodeStrings: false,
+        write(chunk: string, _enc, cb): void {
+          process.stdout.write(prefix + chunk);
+          cb();
+        },
+      });
+      workerLog = new Log(out, log.quiet);
+      const server = await startServer({ ...cfg, listen: [], endpointOptions, log: workerLog });
+      return server.endpoint;
+    },
+  }).catch((e: unknown) => {
+    throw e instanceof CliError ? e : new CliError(oneLine(e));
+  });
+  if (part.role === 'worker') {
+    await part.closed;
+    const s = part.stats();
+    workerLog?.result(
+      `stats: received ${s.received}, delivered locally ${s.deliveredLocally}, ` +
+        `forwarded ${s.forwarded}, received forwarded ${s.receivedForwarded}, owner down ${s.ownerDown}, ` +
+        `dropped ${s.dropped}, connections accepted ${s.connectionsAccepted}`,
+    );
+    return;
+  }
+  log.info(
+    `serving ${cfg.root} over h3 and hq-interop on ${formatAddress(part.address)} with ${workers} ` +
+      `worker process${workers === 1 ? '' : 'es'}` +
+      (cfg.retry ? ', with Retry' : ''),
+  );
+  // Machine-readable line for scripts and tests.
+  process.stdout.write(`listening ${formatAddress(part.address)}\n`);
+  await part.closed;
+  log.info('cluster stopped');
 }

@@ -1,4 +1,17 @@
 // The Node runtime: UDP sockets, timers, the async API, web streams, qlog and key log files.
+
+export {
+  type ClusterEndpointOptions,
+  type ClusterEvent,
+  ClusterPrimary,
+  type ClusterProcessInfo,
+  type ClusterSecrets,
+  type ClusterServerOptions,
+  ClusterWorker,
+  type ClusterWorkerInfo,
+  type ClusterWorkerStats,
+  startClusterServer,
+} from './cluster.js';
 export type {
   ConnectionRuntime,
   HandshakeInfo,
@@ -55,7 +68,18 @@ export { markFreshChunks, QuicStreamTransport, StreamLimitError } from './h3-tra
 export type { HqHandler } from './hq.js';
 export { HqClient, HqServer, HqServerConnection, hqStaticFiles } from './hq.js';
 export { KeyLogWriter } from './keylog.js';
+export {
+  type LoadBalancerRouteMessage,
+  loadBalancerRouteChannel,
+  QuicLoadBalancer,
+  type QuicLoadBalancerBackendStats,
+  type QuicLoadBalancerOptions,
+  type QuicLoadBalancerStats,
+  type SharedKeys,
+  sharedKeys,
+} from './load-balancer.js';
 export { QlogFileSink } from './qlog.js';
 export type { DatagramRemoteInfo, DatagramSocket, ProvidedSocket } from './socket.js';
 export { errorCodeOf, QuicStream } from './stream.js';
+export { TunnelSocket, type TunnelSocketOptions, type TunnelSocketStats } from './tunnel-socket.js';
 export type { AddressInput } from './util.js';
