@@ -2,8 +2,8 @@
 // of feather-quic backends. One public UDP socket faces the clients; one tunnel socket talks to
 // the backends, each a QuicEndpoint over a TunnelSocket (src/node/tunnel-socket.ts).
 //
-//   client datagram → QuicLbRouter (by CID, else a rendezvous hash of the 4-tuple over the live
-//   backends) → envelope(peer = client, local = public address) → that backend's tunnel address
+//   client datagram → QuicLbRouter (by CID, else firstFlightFallback: a v1/v2 long header by a
+//   hash of its client-chosen DCID, anything else by the 4-tuple, over the live backends) → envelope(peer = client, local = public address) → that backend's tunnel address
 //   backend envelope (only from a configured backend address) → payload sent from the public
 //   socket to `peer`
 //
@@ -20,7 +20,7 @@ import type { SocketAddress } from '../common/addr.js';
 import { fromHex, hex } from '../common/bytes.js';
 import { hkdfExpand, hkdfExtract } from '../protection/hkdf.js';
 import type { QuicLbConfig } from '../quic-lb/config.js';
-import { type FourTuple, QuicLbRouter, type RouteReason, rendezvousFallback } from '../quic-lb/router.js';
+import { type FourTuple, firstFlightFallback, QuicLbRouter, type RouteReason } from '../quic-lb/router.js';
 import { decodeEnvelope, MAX_ENVELOPE_HEADER, writeEnvelopeHeader } from './envelope.js';
 import type { DatagramRemoteInfo, DatagramSocket, ProvidedSocket } from './socket.js';
 import { bindUdp, ControlType, canonicalAddress, decodeControl } from './tunnel-socket.js';
@@ -419,7 +419,7 @@ export class QuicLoadBalancer {
     this.#router =
       live.size === 0
         ? undefined
-        : new QuicLbRouter(this.#configs, live, rendezvousFallback(live, this.#seed));
+        : new QuicLbRouter(this.#configs, live, firstFlightFallback(live, this.#seed));
   }
 
   // ------------------------------------------------------------------ errors

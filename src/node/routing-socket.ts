@@ -8,7 +8,7 @@
 // address). Sends go straight out of the public socket. No per-connection state.
 import type { SocketAddress } from '../common/addr.js';
 import { QuicLbConfig } from '../quic-lb/config.js';
-import { QuicLbRouter, rendezvousFallback } from '../quic-lb/router.js';
+import { firstFlightFallback, QuicLbRouter } from '../quic-lb/router.js';
 import { decodeEnvelope, envelopeHeaderLength, writeEnvelopeHeader } from './envelope.js';
 import type { DatagramRemoteInfo, DatagramSocket } from './socket.js';
 
@@ -48,11 +48,11 @@ export function clusterServerId(index: number): Uint8Array {
 
 /**
  * The owner of each datagram, the same in every worker given the same config, worker count and
- * seed: the worker named by the DCID's server ID (draft-ietf-quic-load-balancers §5.5); else,
- * for a long header, a seeded hash of its DCID (every Initial and 0-RTT packet a client sends
- * before our first reply carries the DCID it chose, so they all meet at one worker, and so does a
- * replay of them from another address); else (unroutable short header) rendezvous hashing of
- * the 4-tuple (§4.3.1).
+ * seed: the worker named by the DCID's server ID (draft-ietf-quic-load-balancers §5.5); else
+ * `firstFlightFallback`: a v1/v2 long header by a seeded hash of its DCID (every Initial and
+ * 0-RTT packet a client sends before our first reply carries the DCID it chose, so they all meet
+ * at one worker, and so does a replay of them from another address), anything else by
+ * rendezvous hashing of the 4-tuple (§4.3.1).
  */
 export function clusterRoute(config: QuicLbConfig, workers: number, seed: number): ClusterRoute {
   if (!Number.isInteger(workers) || workers < 1 || workers > MAX_CLUSTER_WORKERS) {
@@ -63,38 +63,8 @@ export function clusterRoute(config: QuicLbConfig, workers: number, seed: number
   }
   const servers = new Map<string, number>();
   for (let i = 0; i < workers; i++) servers.set(i.toString(16).padStart(2, '0'), i);
-  const byTuple = rendezvousFallback(servers, seed);
-  const dcidSeed = (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ 0xc2b2ae35) >>> 0;
-  let current: Uint8Array = new Uint8Array(0);
-  const router = new QuicLbRouter<number>([config], servers, (t) => {
-    const h = longHeaderDcidHash(current, dcidSeed);
-    return h < 0 ? byTuple(t) : h % workers;
-  });
-  return (datagram, tuple) => {
-    current = datagram;
-    const target = router.route(datagram, tuple).target;
-    current = EMPTY;
-    return target;
-  };
-}
-
-const EMPTY = new Uint8Array(0);
-
-/** Seeded 31-bit hash of a long header's DCID (RFC 8999 §5.1); -1 for anything else. */
-function longHeaderDcidHash(d: Uint8Array, seed: number): number {
-  const n = d.length;
-  if (n < 6 || (d[0]! & 0x80) === 0) return -1;
-  const len = d[5]!;
-  if (6 + len > n) return -1;
-  let h = (0x811c9dc5 ^ seed) >>> 0;
-  for (let i = 6; i < 6 + len; i++) h = Math.imul(h ^ d[i]!, 0x01000193);
-  h = Math.imul(h ^ len, 0x01000193);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 1;
+  const router = new QuicLbRouter<number>([config], servers, firstFlightFallback(servers, seed));
+  return (datagram, tuple) => router.route(datagram, tuple).target;
 }
 
 export interface RoutingSocketOptions {

@@ -24,6 +24,7 @@ export {
 } from './generator.js';
 export {
   type FourTuple,
+  firstFlightFallback,
   fourTupleHash,
   QuicLbRouter,
   type RouteDecision,

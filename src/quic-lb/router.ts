@@ -37,7 +37,7 @@ export class QuicLbRouter<T> {
   readonly #slots: (Slot | undefined)[] = new Array<Slot | undefined>(8).fill(undefined);
   /** Server ID (see serverIdKey) → the prebuilt decision for that server. */
   readonly #servers = new Map<number | string, RouteDecision<T>>();
-  readonly #fallback: (fourTuple: FourTuple) => T;
+  readonly #fallback: (fourTuple: FourTuple, datagram: Uint8Array) => T;
 
   /**
    * `configs`: at most one per config rotation codepoint. `servers`: server ID in hex (one
@@ -47,7 +47,7 @@ export class QuicLbRouter<T> {
   constructor(
     configs: readonly QuicLbConfig[],
     servers: ReadonlyMap<string, T>,
-    fallback: (fourTuple: FourTuple) => T,
+    fallback: (fourTuple: FourTuple, datagram: Uint8Array) => T,
   ) {
     for (const config of configs) {
       const cr = config.configRotation;
@@ -72,7 +72,7 @@ export class QuicLbRouter<T> {
 
   /** Where one datagram goes: the server its DCID names, or the 4-tuple fallback. */
   route(datagram: Uint8Array, fourTuple: FourTuple): RouteDecision<T> {
-    return this.#routeByCid(datagram) ?? { target: this.#fallback(fourTuple), reason: 'fallback' };
+    return this.#routeByCid(datagram) ?? { target: this.#fallback(fourTuple, datagram), reason: 'fallback' };
   }
 
   #routeByCid(d: Uint8Array): RouteDecision<T> | undefined {
@@ -129,6 +129,54 @@ export function rendezvousFallback<T>(servers: ReadonlyMap<string, T>, seed: num
   const s = seed >>> 0;
   return (t: FourTuple): T => {
     const h = fourTupleHash(t, s);
+    let best = 0;
+    let bestScore = -1;
+    for (let i = 0; i < weights.length; i++) {
+      const score = mix32(h ^ weights[i]!);
+      if (score > bestScore) {
+        bestScore = score;
+        best = i;
+      }
+    }
+    return targets[best]!;
+  };
+}
+
+/** QUIC versions whose long headers this module parses beyond RFC 8999 (v1, v2). */
+const KNOWN_VERSIONS = new Set([0x00000001, 0x6b3343cf]);
+
+/**
+ * An advanced fallback (§4.3.2) that needs no table: a long header of a known version (v1, v2)
+ * with an unroutable DCID is a client's first flight (Initial, 0-RTT) — every packet of it,
+ * retransmissions and 0-RTT included, carries the DCID the client chose, so a seeded hash of that
+ * DCID sends them all to one server whatever their 4-tuple. That also sends a replay of them from
+ * a spoofed address to the server that already saw them, whose 0-RTT anti-replay then rejects
+ * it (RFC 9001 §9.2). Anything else — unknown versions (§4.3.2 MUST), short headers — takes
+ * `baseline`, a function of the 4-tuple only (§4.3.1).
+ */
+export function firstFlightFallback<T>(
+  servers: ReadonlyMap<string, T>,
+  seed: number,
+  baseline: (t: FourTuple) => T = rendezvousFallback(servers, seed),
+): (t: FourTuple, datagram: Uint8Array) => T {
+  const targets: T[] = [];
+  const weights: number[] = [];
+  for (const [hexId, target] of servers) {
+    targets.push(target);
+    weights.push(mix32(hashString((seed ^ 0x2545f491) >>> 0, hexId.toLowerCase())));
+  }
+  if (targets.length === 0) throw new RangeError('QUIC-LB fallback needs at least one server');
+  const s = (seed ^ 0x9e3779b9) >>> 0;
+  return (t: FourTuple, d: Uint8Array): T => {
+    const n = d.length;
+    if (n < 6 || (d[0]! & 0x80) === 0) return baseline(t);
+    const version = ((d[1]! << 24) | (d[2]! << 16) | (d[3]! << 8) | d[4]!) >>> 0;
+    const len = d[5]!;
+    if (!KNOWN_VERSIONS.has(version) || len === 0 || 6 + len > n) return baseline(t);
+    let h = (0x811c9dc5 ^ s) >>> 0;
+    for (let i = 6; i < 6 + len; i++) h = Math.imul(h ^ d[i]!, 0x01000193);
+    h = mix32(Math.imul(h ^ len, 0x01000193));
+    // Rendezvous over the servers, like the baseline: removing one moves only its flows.
     let best = 0;
     let bestScore = -1;
     for (let i = 0; i < weights.length; i++) {

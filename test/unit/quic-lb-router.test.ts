@@ -6,6 +6,7 @@ import { fromHex } from '../../src/common/bytes.js';
 import { SeededRandom } from '../../src/common/random.js';
 import {
   type FourTuple,
+  firstFlightFallback,
   fourTupleHash,
   QuicLbConfig,
   QuicLbConnectionIdGenerator,
@@ -251,5 +252,70 @@ describe('baseline fallback (§4.3.1)', () => {
     assert.notEqual(fourTupleHash({ ...t, dstAddr: '192.0.2.4' }, 1), h);
     assert.notEqual(fourTupleHash({ ...t, dstPort: 444 }, 1), h);
     assert.notEqual(fourTupleHash(t, 2), h);
+  });
+});
+
+describe('first-flight fallback (§4.3.2, no table)', () => {
+  const pool = new Map([
+    ['01', 'A'],
+    ['02', 'B'],
+    ['03', 'C'],
+    ['04', 'D'],
+  ]);
+  const longHeader = (version: number, dcid: Uint8Array, type = 0xc0): Uint8Array => {
+    const d = new Uint8Array(7 + dcid.length + 40);
+    d[0] = type;
+    new DataView(d.buffer).setUint32(1, version);
+    d[5] = dcid.length;
+    d.set(dcid, 6);
+    return d;
+  };
+  const tuple = (port: number): FourTuple => ({
+    srcAddr: '192.0.2.7',
+    srcPort: port,
+    dstAddr: '203.0.113.1',
+    dstPort: 443,
+  });
+
+  it('sends every v1/v2 long header with the same client DCID to one server, from any 4-tuple', () => {
+    const fb = firstFlightFallback(pool, 11);
+    const r = new SeededRandom(5);
+    const seen = new Set<string>();
+    for (let i = 0; i < 200; i++) {
+      const dcid = new Uint8Array(8);
+      r.fill(dcid);
+      for (const version of [0x00000001, 0x6b3343cf]) {
+        const initial = fb(tuple(1000 + i), longHeader(version, dcid, 0xc0));
+        const zeroRtt = fb(tuple(40_000 + i), longHeader(version, dcid, 0xd0)); // a replay from elsewhere
+        assert.equal(zeroRtt, initial);
+        seen.add(initial);
+      }
+    }
+    assert.equal(seen.size, 4, 'client DCIDs spread over every server');
+  });
+
+  it('uses the 4-tuple baseline for unknown versions and short headers (§4.3.2 MUST)', () => {
+    const baseline = rendezvousFallback(pool, 11);
+    const fb = firstFlightFallback(pool, 11, baseline);
+    const dcid = fromHex('0102030405060708');
+    for (let port = 1; port < 200; port++) {
+      assert.equal(fb(tuple(port), longHeader(0x1a2a3a4a, dcid)), baseline(tuple(port)));
+      assert.equal(fb(tuple(port), Uint8Array.of(0x40, 1, 2, 3)), baseline(tuple(port)));
+      assert.equal(fb(tuple(port), new Uint8Array(0)), baseline(tuple(port)));
+    }
+  });
+
+  it('removing a server moves only the client DCIDs that hashed to it', () => {
+    const fb = firstFlightFallback(pool, 3);
+    const smaller = new Map([...pool].filter(([id]) => id !== '02'));
+    const fb2 = firstFlightFallback(smaller, 3);
+    const r = new SeededRandom(9);
+    for (let i = 0; i < 500; i++) {
+      const dcid = new Uint8Array(8);
+      r.fill(dcid);
+      const d = longHeader(1, dcid);
+      const before = fb(tuple(1), d);
+      if (before !== 'B') assert.equal(fb2(tuple(1), d), before);
+    }
   });
 });

@@ -139,7 +139,7 @@ test('client datagrams with a QUIC-LB CID go to the backend it names, in an enve
   assert.equal(pub.sent.length, 0);
 });
 
-test('client-chosen and unroutable DCIDs: a rendezvous hash of the 4-tuple, stable per 4-tuple, spread over the backends', async () => {
+test('client-chosen DCIDs: the first flight meets at one backend from any 4-tuple; unroutable short headers follow the 4-tuple', async () => {
   const { lb, pub, tunnel } = await rig();
   const rng = new SeededRandom(3);
   const per = new Map<string, number>();
@@ -150,20 +150,28 @@ test('client-chosen and unroutable DCIDs: a rendezvous hash of the 4-tuple, stab
     const from = client(i);
     pub.deliver(initialPacket(dcid), from);
     const first = tunnel.take()[0]!.to;
-    // Retransmissions and 0-RTT from the same 4-tuple land on the same backend.
+    // A retransmission, and 0-RTT (long header, same DCID) replayed from another address, meet
+    // at the same backend: its anti-replay sees every copy (RFC 9001 §9.2).
     pub.deliver(initialPacket(dcid), from);
-    pub.deliver(shortPacket(dcid), from);
+    const zeroRtt = initialPacket(dcid);
+    zeroRtt[0] = 0xd0;
+    pub.deliver(zeroRtt, client(i + 1000));
     for (const o of tunnel.take()) assert.deepEqual(o.to, first);
     per.set(first.address, (per.get(first.address) ?? 0) + 1);
+    // A short header with an unroutable DCID: the 4-tuple decides, stably.
+    pub.deliver(shortPacket(dcid), from);
+    pub.deliver(shortPacket(dcid), from);
+    const [a, b] = tunnel.take();
+    assert.deepEqual(a!.to, b!.to);
   }
-  assert.equal(lb.stats.routedByFallback, 900);
+  assert.equal(lb.stats.routedByFallback, 1500);
   assert.equal(lb.stats.routedByCid, 0);
   for (const b of [B1, B2]) assert.ok((per.get(b.address) ?? 0) > 100, JSON.stringify([...per]));
   // An ID that is not a configured server (§4.1) falls back too.
   const foreign = new QuicLbConnectionIdGenerator(CONFIG, Uint8Array.of(9)).generate();
   pub.deliver(shortPacket(foreign), client(1));
   assert.equal(tunnel.take().length, 1);
-  assert.equal(lb.stats.routedByFallback, 901);
+  assert.equal(lb.stats.routedByFallback, 1501);
 });
 
 test('backend envelopes go out of the public socket; unknown senders, foreign public addresses and garbage are dropped', async () => {
