@@ -127,19 +127,21 @@ export function rendezvousFallback<T>(servers: ReadonlyMap<string, T>, seed: num
   }
   if (targets.length === 0) throw new RangeError('QUIC-LB fallback needs at least one server');
   const s = seed >>> 0;
-  return (t: FourTuple): T => {
-    const h = fourTupleHash(t, s);
-    let best = 0;
-    let bestScore = -1;
-    for (let i = 0; i < weights.length; i++) {
-      const score = mix32(h ^ weights[i]!);
-      if (score > bestScore) {
-        bestScore = score;
-        best = i;
-      }
+  return (t: FourTuple): T => targets[highestWeight(fourTupleHash(t, s), weights)]!;
+}
+
+/** Rendezvous hashing: the index whose weight mixed with `h` scores highest. */
+function highestWeight(h: number, weights: readonly number[]): number {
+  let best = 0;
+  let bestScore = -1;
+  for (let i = 0; i < weights.length; i++) {
+    const score = mix32(h ^ weights[i]!);
+    if (score > bestScore) {
+      bestScore = score;
+      best = i;
     }
-    return targets[best]!;
-  };
+  }
+  return best;
 }
 
 /** QUIC versions whose long headers this module parses beyond RFC 8999 (v1, v2). */
@@ -175,18 +177,8 @@ export function firstFlightFallback<T>(
     if (!KNOWN_VERSIONS.has(version) || len === 0 || 6 + len > n) return baseline(t);
     let h = (0x811c9dc5 ^ s) >>> 0;
     for (let i = 6; i < 6 + len; i++) h = Math.imul(h ^ d[i]!, 0x01000193);
-    h = mix32(Math.imul(h ^ len, 0x01000193));
     // Rendezvous over the servers, like the baseline: removing one moves only its flows.
-    let best = 0;
-    let bestScore = -1;
-    for (let i = 0; i < weights.length; i++) {
-      const score = mix32(h ^ weights[i]!);
-      if (score > bestScore) {
-        bestScore = score;
-        best = i;
-      }
-    }
-    return targets[best]!;
+    return targets[highestWeight(mix32(Math.imul(h ^ len, 0x01000193)), weights)]!;
   };
 }
 
