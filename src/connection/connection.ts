@@ -19,15 +19,16 @@ import { classifyPathChange, MIN_DATAGRAM_SIZE, NetworkPath } from '../paths/pat
 import { RemoteCids } from '../paths/remote-cids.js';
 import { AEAD_TAG_LENGTH } from '../protection/aead.js';
 import type { CipherSuite } from '../protection/cipher-suites.js';
+import type { HeaderProtectionBatch } from '../protection/header-protection.js';
 import { deriveInitialKeys } from '../protection/initial.js';
 import { protectPacket, type ReceiveKeys, unprotectPacket } from '../protection/packet.js';
 import { derivePacketKeys, type PacketKeys } from '../protection/packet-keys.js';
 import { decodeRetryPacket, verifyRetryIntegrity } from '../protection/retry.js';
-import { LossDetection, type SentPacket } from '../recovery/loss-detection.js';
+import { LossDetection, type LossTimerOptions, type SentPacket } from '../recovery/loss-detection.js';
 import type { RttEstimator } from '../recovery/rtt.js';
 import { Reassembler } from '../streams/reassembler.js';
 import { SendBuffer } from '../streams/send-buffer.js';
-import { type StreamEvent, StreamManager } from '../streams/stream-manager.js';
+import { type StreamEvent, StreamManager, type StreamRecord } from '../streams/stream-manager.js';
 import type { TlsSession } from '../tls/session.js';
 import { isAckEliciting, isFrameAllowed, isProbing } from '../wire/frame-rules.js';
 import {
@@ -633,7 +634,11 @@ export class Connection {
         this.#closeSendPending = true;
       return;
     }
-    const ctx: DatagramContext = { path: this.#findPath(path), counted: replay, size: data.length };
+    // Replays (of buffered packets) run after the outer datagram is done with its context.
+    const ctx: DatagramContext = replay ? { path: undefined, counted: true, size: 0 } : this.#datagramCtx;
+    ctx.path = this.#findPath(path);
+    ctx.counted = replay;
+    ctx.size = data.length;
     if (ctx.path && !replay) {
       // RFC 9000 §8.1: count every datagram attributed to this connection.
       ctx.path.onDatagramReceived(data.length, now);
@@ -668,6 +673,8 @@ export class Connection {
     }
     if (this.#buffersReady) this.#replayBuffered(now);
   }
+
+  readonly #datagramCtx: DatagramContext = { path: undefined, counted: false, size: 0 };
 
   /** Closing, draining or closed (a method, so TypeScript does not narrow #state across calls). */
   #terminating(): boolean {
@@ -795,7 +802,7 @@ export class Connection {
         path: { local: p.local, remote: p.remote },
       });
     }
-    let result: FrameSummary;
+    let result: number;
     try {
       if (level === Level.Initial && this.role === 'client' && !this.#peerCidKnown && hdr.form === 'long') {
         this.#onFirstServerPacket(hdr.scid);
@@ -805,7 +812,8 @@ export class Connection {
       this.#closeWithError(now, toTransportError(e));
       return;
     }
-    sp.ack.onPacketReceived(pn, now, result.ackEliciting, ecn);
+    const ackEliciting = (result & FRAMES_ACK_ELICITING) !== 0;
+    sp.ack.onPacketReceived(pn, now, ackEliciting, ecn);
     this.#stats.packetsReceived++;
     if (this.#terminating()) return;
 
@@ -816,13 +824,13 @@ export class Connection {
       this.#discardSpace(now, Space.Initial);
     }
     if (level === Level.Application) {
-      if (result.ackEliciting && this.#handshakeConfirmed) {
+      if (ackEliciting && this.#handshakeConfirmed) {
         this.#silenceProbes = 0;
         // The peer streams to us: silence longer than its PTO (no ack delay) is suspicious.
         this.#silenceProbeAt = now + this.#active.rtt.pto(0, false);
       }
       // Ack decimation for bulk transfers (see TransportConfig.ackElicitingThreshold).
-      if (result.ackEliciting && ++this.#appAckEliciting === this.config.ackDecimationAfter) {
+      if (ackEliciting && ++this.#appAckEliciting === this.config.ackDecimationAfter) {
         sp.ack.ackElicitingThreshold = this.config.ackElicitingThreshold;
       }
       this.#afterApplicationPacket(now, p, pn, result);
@@ -833,7 +841,7 @@ export class Connection {
   }
 
   /** Connection migration decisions for a 1-RTT packet (RFC 9000 §9.3, §9.6.2). */
-  #afterApplicationPacket(now: Instant, p: NetworkPath, pn: number, result: FrameSummary): void {
+  #afterApplicationPacket(now: Instant, p: NetworkPath, pn: number, result: number): void {
     if (this.role === 'server' && this.#zeroRttDiscardAt === NEVER && this.#keys[Level.EarlyData]!.read) {
       // RFC 9001 §4.9.3: 0-RTT keys may be kept for a while after the first 1-RTT packet.
       this.#zeroRttDiscardAt = now + 3 * this.#currentPto();
@@ -843,7 +851,7 @@ export class Connection {
     if (highest) this.#largestAppPn = pn;
     if (p === this.#active) return;
     if (this.role === 'client') return;
-    if (result.nonProbing && highest) {
+    if ((result & FRAMES_NON_PROBING) !== 0 && highest) {
       // RFC 9000 §9.3: only the highest-numbered non-probing packet moves the path.
       this.#onPeerAddressChange(now, p);
     } else if (!p.validated && !p.validating && this.#oneRtt) {
@@ -1093,7 +1101,7 @@ export class Connection {
     payload: Uint8Array,
     path: NetworkPath,
     dcid: Uint8Array,
-  ): FrameSummary {
+  ): number {
     // RFC 9000 §12.4: a packet with no frames is a PROTOCOL_VIOLATION.
     if (payload.length === 0)
       throw new TransportError(TransportErrorCode.PROTOCOL_VIOLATION, 'packet without frames');
@@ -1122,7 +1130,7 @@ export class Connection {
       }
       if (this.#state === 'draining' || this.#state === 'closed') break;
     }
-    return { ackEliciting, nonProbing };
+    return (ackEliciting ? FRAMES_ACK_ELICITING : 0) | (nonProbing ? FRAMES_NON_PROBING : 0);
   }
 
   #countFrame(table: Record<string, number>, name: string): void {
@@ -1275,7 +1283,7 @@ export class Connection {
       if (k?.hasRead && this.#selector === undefined) {
         this.#selector = {
           hp: k.read.hp,
-          keysFor: (bit: 0 | 1, pn: number) => k.readKeysFor(bit, pn).keys,
+          keysFor: (bit: 0 | 1, pn: number) => k.readKeys(bit, pn),
         };
         this.#buffersReady = this.#buffered.length > 0;
       }
@@ -1610,6 +1618,7 @@ export class Connection {
     const r = p.frames;
     // DPLPMTUD black-hole detection needs to see full-size packets getting through (RFC 8899 §4.3).
     if (r.mtuProbe === 0 && p.inFlight) this.#pathById(p.pathId)?.mtud.onPacketAcked(p.size);
+    if (r.stream) this.streams.onAcked(r.stream);
     if (r.streams) for (const s of r.streams) this.streams.onAcked(s);
     if (r.localCids) for (const c of r.localCids) this.#localCids.onAcked(c);
     if (r.remoteCids && this.#remoteCids) for (const c of r.remoteCids) this.#remoteCids.onAcked(c);
@@ -1670,6 +1679,7 @@ export class Connection {
 
   /** Queue again the information a lost packet carried (RFC 9000 §13.3). */
   #requeueRecords(r: SentRecords): void {
+    if (r.stream) this.streams.onLost(r.stream);
     if (r.streams) for (const s of r.streams) this.streams.onLost(s);
     if (r.localCids) for (const c of r.localCids) this.#localCids.onLost(c);
     if (r.remoteCids && this.#remoteCids) for (const c of r.remoteCids) this.#remoteCids.onLost(c);
@@ -1689,8 +1699,21 @@ export class Connection {
 
   #appLimited = false;
 
-  /** The next datagram to send, or undefined when there is nothing to send right now. */
-  pollTransmit(now: Instant): Transmit | undefined {
+  /**
+   * The next datagram to send, or undefined when there is nothing to send right now. With
+   * `hpBatch`, header protection is only queued there: apply the batch before sending.
+   */
+  pollTransmit(now: Instant, hpBatch?: HeaderProtectionBatch): Transmit | undefined {
+    this.#hpBatch = hpBatch;
+    const t = this.#pollTransmit(now);
+    this.#hpBatch = undefined;
+    return t;
+  }
+
+  /** Where #sealPacket queues header protection during a pollTransmit call (or applies it). */
+  #hpBatch: HeaderProtectionBatch | undefined = undefined;
+
+  #pollTransmit(now: Instant): Transmit | undefined {
     this.#now = now;
     switch (this.#state) {
       case 'closed':
@@ -1797,7 +1820,7 @@ export class Connection {
     }
     if (padTarget > size) padTarget = size;
 
-    const buf = Buffer.allocUnsafe(size);
+    const buf = datagramBuffer(size);
     let off = 0;
     let ackEliciting = false;
     for (let i = 0; i < plan.length; i++) {
@@ -1866,7 +1889,11 @@ export class Connection {
     const space = spaceOfLevel(level);
     const pn = this.#spaces[space]!.nextPn;
     const pnLength = packetNumberLength(pn, this.#loss.largestAcked(space));
-    const w = new BufferWriter(buf, off, end - AEAD_TAG_LENGTH);
+    // One writer and one draft per connection: packets are built one at a time.
+    const w = this.#draft.w;
+    w.buf = buf;
+    w.offset = off;
+    w.limit = end - AEAD_TAG_LENGTH;
     let lengthOffset = -1;
     let pnOffset: number;
     if (level !== Level.Application) {
@@ -1887,31 +1914,31 @@ export class Connection {
       pnOffset = writeShortHeader(w, { dcid, pnLength, keyPhase: this.#oneRtt!.phase, spin: false });
     }
     w.reserve(pnLength);
-    return {
-      w,
-      keys,
-      space,
-      pn,
-      pnLength,
-      pnOffset,
-      lengthOffset,
-      start: off,
-      payloadStart: w.offset,
-      padded: false,
-      dcid,
-    };
+    const d = this.#draft;
+    d.keys = keys;
+    d.space = space;
+    d.pn = pn;
+    d.pnLength = pnLength;
+    d.pnOffset = pnOffset;
+    d.lengthOffset = lengthOffset;
+    d.start = off;
+    d.payloadStart = w.offset;
+    d.padded = false;
+    return d;
   }
+
+  readonly #draft = new PacketDraft();
+  /** Scratch list for the stream-layer records of the packet being written. */
+  readonly #streamRecords: StreamRecord[] = [];
+  /** qlog frames of the packet `#sealPacket` sealed last (undefined without qlog). */
+  #sealedFrames: unknown = undefined;
 
   /**
    * Pads (to make the datagram `padTarget` octets; and for the header-protection sample, RFC
    * 9001 §5.4.2), seals and protects the packet; returns its end. qlog frames are described
-   * from the plaintext when `records` is given and qlog is on.
+   * from the plaintext into `#sealedFrames` when qlog is on.
    */
-  #sealPacket(
-    d: PacketDraft,
-    padTarget: number,
-    records: SentRecords | undefined,
-  ): { end: number; frames: unknown } {
+  #sealPacket(d: PacketDraft, padTarget: number, records: SentRecords | undefined): number {
     const w = d.w;
     if (padTarget > 0) {
       const want = padTarget - (w.offset + AEAD_TAG_LENGTH);
@@ -1924,13 +1951,22 @@ export class Connection {
     if (w.offset - d.payloadStart < minPayload) w.zeros(minPayload - (w.offset - d.payloadStart));
     const payloadEnd = w.offset;
     if (d.lengthOffset >= 0) patchLength(w.buf, d.lengthOffset, payloadEnd - d.pnOffset + AEAD_TAG_LENGTH);
-    const frames = this.#qlog
+    this.#sealedFrames = this.#qlog
       ? describeFrames(w.buf.subarray(d.payloadStart, payloadEnd), records)
       : undefined;
-    const end = protectPacket(w.buf, d.start, d.pnOffset, d.pnLength, payloadEnd, d.pn, d.keys);
+    const end = protectPacket(
+      w.buf,
+      d.start,
+      d.pnOffset,
+      d.pnLength,
+      payloadEnd,
+      d.pn,
+      d.keys!,
+      this.#hpBatch,
+    );
     this.#spaces[d.space]!.nextPn++;
     this.#stats.packetsSent++;
-    return { end, frames };
+    return end;
   }
 
   /**
@@ -2007,7 +2043,7 @@ export class Connection {
     }
 
     if (w.offset === payloadStart && padTarget === 0) return -1;
-    const { end: packetEnd, frames: qlogFrames } = this.#sealPacket(d, padTarget, records);
+    const packetEnd = this.#sealPacket(d, padTarget, records);
     this.#lastPacketEnd = packetEnd;
 
     const size = packetEnd - off;
@@ -2021,16 +2057,14 @@ export class Connection {
       if (records.ackLargest >= 0) k.awaitingAckOfUpdate = false;
     }
     records.ecnMarked = path.ecn.shouldMark();
-    this.#loss.onPacketSent(space, {
-      pn,
-      timeSent: now,
-      size,
-      ackEliciting,
-      inFlight,
-      pathId: path.id,
-      frames: records,
-      isMtuProbe: mtuProbe > 0,
-    });
+    records.pn = pn;
+    records.timeSent = now;
+    records.size = size;
+    records.ackEliciting = ackEliciting;
+    records.inFlight = inFlight;
+    records.pathId = path.id;
+    records.isMtuProbe = mtuProbe > 0;
+    this.#loss.onPacketSent(space, records);
     if (inFlight) {
       path.cc.onPacketSent(now, size);
       path.pacer.onSent(now, size);
@@ -2039,7 +2073,7 @@ export class Connection {
       this.#qlogEvent(now, 'transport:packet_sent', {
         header: { packet_type: PACKET_TYPE_OF_LEVEL[level], packet_number: pn, dcid: hexOf(dcid) },
         raw: { length: size },
-        frames: qlogFrames,
+        frames: this.#sealedFrames,
         path: { local: path.local, remote: path.remote },
       });
     }
@@ -2126,7 +2160,10 @@ export class Connection {
     if (this.streams.hasPendingFrames()) {
       const before = w.offset;
       // Explicit Length on every STREAM frame: padding may follow (RFC 9000 §19.8).
-      this.streams.writeFrames(w, (records.streams ??= []), now, false);
+      const list = this.#streamRecords;
+      this.streams.writeFrames(w, list, now, false);
+      records.addStreamRecords(list);
+      list.length = 0;
       if (w.offset > before) eliciting = true;
     }
     return eliciting;
@@ -2181,7 +2218,7 @@ export class Connection {
       return undefined;
     }
     const size = Math.min(MIN_DATAGRAM_SIZE, budget);
-    const buf = Buffer.allocUnsafe(size);
+    const buf = datagramBuffer(size);
     const d = this.#beginPacket(Level.Application, buf, 0, size, dcid);
     if (d === undefined) return undefined;
     const w = d.w;
@@ -2189,23 +2226,20 @@ export class Connection {
     const eliciting = this.#writePathFrames(now, w, path);
     if (this.#localCids.hasPendingFrames()) this.#localCids.writeFrames(w, (records.localCids ??= []));
     if (w.offset === d.payloadStart) return undefined;
-    const { end: packetEnd, frames: qlogFrames } = this.#sealPacket(d, size, records);
+    const packetEnd = this.#sealPacket(d, size, records);
     records.keyGeneration = this.#oneRtt!.generation;
-    this.#loss.onPacketSent(Space.Application, {
-      pn: d.pn,
-      timeSent: now,
-      size: packetEnd,
-      ackEliciting: eliciting,
-      inFlight: false,
-      pathId: path.id,
-      frames: records,
-      isMtuProbe: false,
-    });
+    records.pn = d.pn;
+    records.timeSent = now;
+    records.size = packetEnd;
+    records.ackEliciting = eliciting;
+    records.inFlight = false;
+    records.pathId = path.id;
+    this.#loss.onPacketSent(Space.Application, records);
     if (this.#qlog) {
       this.#qlogEvent(now, 'transport:packet_sent', {
         header: { packet_type: '1rtt', packet_number: d.pn, dcid: hexOf(dcid) },
         raw: { length: packetEnd },
-        frames: qlogFrames,
+        frames: this.#sealedFrames,
         path: { local: path.local, remote: path.remote },
         probing: true,
       });
@@ -2218,7 +2252,7 @@ export class Connection {
     const size = path.mtud.pollProbe(now);
     if (size === undefined || size <= path.mtu) return undefined;
     if (path.cc.bytesInFlight + size > path.cc.window) return undefined;
-    const buf = Buffer.allocUnsafe(size);
+    const buf = datagramBuffer(size);
     const r = this.#writePacket(now, Level.Application, buf, 0, size, path, false, size, size);
     if (r < 0) return undefined;
     path.mtud.onProbeSent(this.#spaces[Space.Application]!.nextPn - 1, size, now);
@@ -2234,7 +2268,7 @@ export class Connection {
     const budget = path.amplificationBudget();
     if (budget < 64) return undefined;
     const size = Math.min(path.mtu, budget);
-    const buf = Buffer.allocUnsafe(size);
+    const buf = datagramBuffer(size);
     let off = 0;
     const levels: Level[] = [];
     if (!this.#handshakeConfirmed) {
@@ -2287,7 +2321,7 @@ export class Connection {
     } catch {
       return off;
     }
-    return this.#sealPacket(d, padTarget, undefined).end;
+    return this.#sealPacket(d, padTarget, undefined);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -2305,13 +2339,21 @@ export class Connection {
 
   #lossTimer(): Instant {
     const p = this.#active;
-    return this.#loss.timeout(p.rtt, this.#peerMaxAckDelay(), {
-      handshakeConfirmed: this.#handshakeConfirmed,
-      serverAmplificationBlocked: this.role === 'server' && p.amplificationBudget() < 64,
-      hasHandshakeKeys: this.#keys[Level.Handshake]!.write !== undefined,
-      isClient: this.role === 'client',
-    });
+    // One options object, refilled (pollTimeout runs after every input).
+    const o = this.#lossTimerOptions;
+    o.handshakeConfirmed = this.#handshakeConfirmed;
+    o.serverAmplificationBlocked = this.role === 'server' && p.amplificationBudget() < 64;
+    o.hasHandshakeKeys = this.#keys[Level.Handshake]!.write !== undefined;
+    o.isClient = this.role === 'client';
+    return this.#loss.timeout(p.rtt, this.#peerMaxAckDelay(), o);
   }
+
+  readonly #lossTimerOptions: LossTimerOptions = {
+    handshakeConfirmed: false,
+    serverAmplificationBlocked: false,
+    hasHandshakeKeys: false,
+    isClient: false,
+  };
 
   /** The earliest instant handleTimeout must be called (NEVER if none). */
   pollTimeout(): Instant {
@@ -3131,25 +3173,44 @@ interface DatagramContext {
   size: number;
 }
 
-/** A packet being written: header done, frames go to `w` (see #beginPacket / #sealPacket). */
-interface PacketDraft {
-  readonly w: BufferWriter;
-  readonly keys: PacketKeys;
-  readonly space: Space;
-  readonly pn: number;
-  readonly pnLength: 1 | 2 | 3 | 4;
-  readonly pnOffset: number;
-  readonly lengthOffset: number;
-  readonly start: number;
-  readonly payloadStart: number;
-  readonly dcid: Uint8Array;
-  padded: boolean;
+const NO_BUFFER = new Uint8Array(0);
+
+/** Datagrams are carved from shared slabs: one ArrayBuffer per ~45 full-size datagrams. */
+const SLAB_SIZE = 65536;
+let slab = new ArrayBuffer(SLAB_SIZE);
+let slabUsed = 0;
+
+/** A fresh `size`-octet buffer for one outgoing datagram (never handed out twice). */
+function datagramBuffer(size: number): Uint8Array {
+  if (slabUsed + size > slab.byteLength) {
+    slab = new ArrayBuffer(Math.max(SLAB_SIZE, size));
+    slabUsed = 0;
+  }
+  const b = new Uint8Array(slab, slabUsed, size);
+  slabUsed += (size + 7) & ~7;
+  return b;
 }
 
-interface FrameSummary {
-  ackEliciting: boolean;
-  nonProbing: boolean;
+/**
+ * A packet being written: header done, frames go to `w` (see #beginPacket / #sealPacket). One
+ * per connection, refilled for every packet.
+ */
+class PacketDraft {
+  readonly w = new BufferWriter(NO_BUFFER, 0, 0);
+  keys: PacketKeys | undefined = undefined;
+  space: Space = Space.Initial;
+  pn = 0;
+  pnLength: 1 | 2 | 3 | 4 = 1;
+  pnOffset = 0;
+  lengthOffset = -1;
+  start = 0;
+  payloadStart = 0;
+  padded = false;
 }
+
+/** What #processFrames found in a packet (bit flags). */
+const FRAMES_ACK_ELICITING = 1;
+const FRAMES_NON_PROBING = 2;
 
 /** QUIC v1 and v2 are compatible (RFC 9369 §4): a v1 ClientHello can start a v2 connection. */
 function isCompatibleVersion(a: number, b: number): boolean {

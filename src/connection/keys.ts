@@ -70,6 +70,13 @@ export class OneRttKeys {
     return { keys: this.nextRead, which: 'next' };
   }
 
+  /** readKeysFor(bit, pn).keys without the result object (per received packet). */
+  readKeys(bit: number, pn: number): PacketKeys {
+    if (bit === this.phase) return this.read;
+    if (this.prevRead !== undefined && pn < this.firstReceivedPn) return this.prevRead;
+    return this.nextRead;
+  }
+
   /** Moves to the next key phase (either side initiating). */
   rotate(now: Instant, discardDelay: number): void {
     this.prevRead = this.read;

@@ -12,6 +12,7 @@ import { resolveTransportConfig, type TransportConfig } from '../connection/conf
 import { Connection, type ConnectionOptions } from '../connection/connection.js';
 import { decodeSessionTicket } from '../connection/session-ticket.js';
 import { AEAD_TAG_LENGTH } from '../protection/aead.js';
+import { HeaderProtectionBatch } from '../protection/header-protection.js';
 import { deriveInitialKeys } from '../protection/initial.js';
 import { protectPacket } from '../protection/packet.js';
 import { encodeRetryPacket } from '../protection/retry.js';
@@ -334,7 +335,7 @@ export class Endpoint {
       return;
     }
     // RFC 9000 §5.2: match by DCID, then by 4-tuple for zero-length CIDs.
-    let conn = this.#byCid.get(latin1(hdr.dcid));
+    let conn = this.#connectionOf(hdr.dcid);
     if (!conn && hdr.dcid.length === 0) conn = this.#byPath.get(pathKeyOf(path.local, path.remote));
     if (conn) {
       conn.handleDatagram(now, path, data, ecn, hdr);
@@ -351,6 +352,21 @@ export class Endpoint {
     }
     this.#onUnknownLongHeader(now, path, data, ecn, hdr);
   }
+
+  /** #byCid lookup; the last match is remembered (a bulk transfer repeats one DCID). */
+  #connectionOf(dcid: Uint8Array): Connection | undefined {
+    const last = this.#lastCid;
+    if (last !== undefined && equal(dcid, last)) return this.#lastConn;
+    const conn = this.#byCid.get(latin1(dcid));
+    if (conn !== undefined) {
+      this.#lastCid = dcid.slice();
+      this.#lastConn = conn;
+    }
+    return conn;
+  }
+
+  #lastCid: Uint8Array | undefined = undefined;
+  #lastConn: Connection | undefined = undefined;
 
   #onUnknownShortHeader(now: Instant, path: Path, data: Uint8Array): void {
     // RFC 9000 §10.3.1: a stateless reset for one of our connections looks like this.
@@ -638,6 +654,7 @@ export class Endpoint {
           this.#addCid(conn, e.cid);
           break;
         case 'cid-retired':
+          this.#lastCid = undefined;
           this.#byCid.delete(latin1(e.cid));
           this.#cidsOf.get(conn)?.delete(latin1(e.cid));
           break;
@@ -659,11 +676,13 @@ export class Endpoint {
   #addCid(conn: Connection, cid: Uint8Array): void {
     if (cid.length === 0) return;
     const key = latin1(cid);
+    this.#lastCid = undefined;
     this.#byCid.set(key, conn);
     this.#cidsOf.get(conn)?.add(key);
   }
 
   #forget(conn: Connection): void {
+    this.#lastCid = undefined;
     for (const key of this.#cidsOf.get(conn) ?? [])
       if (this.#byCid.get(key) === conn) this.#byCid.delete(key);
     this.#cidsOf.delete(conn);
@@ -679,7 +698,11 @@ export class Endpoint {
   // Output
   // ---------------------------------------------------------------------------------------
 
-  pollTransmit(now: Instant): Transmit | undefined {
+  /**
+   * The next datagram to send. With `deferHeaderProtection`, its header protection may still be
+   * owed: call applyHeaderProtection() before sending it (one AES call for a burst of packets).
+   */
+  pollTransmit(now: Instant, deferHeaderProtection = false): Transmit | undefined {
     const s = this.#stateless.shift();
     if (s) return s;
     // Round-robin over connections that may have work; a connection leaves the set when idle.
@@ -691,7 +714,7 @@ export class Endpoint {
         continue;
       }
       const conn = next.value;
-      const t = conn.pollTransmit(now);
+      const t = conn.pollTransmit(now, deferHeaderProtection ? this.#hpBatch : undefined);
       this.#touch(conn);
       this.#drainEndpointEvents(conn);
       if (t) return t;
@@ -699,6 +722,13 @@ export class Endpoint {
     }
     return undefined;
   }
+
+  /** Applies the header protection owed by datagrams polled with `deferHeaderProtection`. */
+  applyHeaderProtection(): void {
+    this.#hpBatch.apply();
+  }
+
+  readonly #hpBatch = new HeaderProtectionBatch();
 
   pollTimeout(): Instant {
     this.#refreshDeadlines();

@@ -11,6 +11,7 @@ import { isIP } from 'node:net';
 import { addressFamily, type Path, type SocketAddress } from '../common/addr.js';
 import type { Random } from '../common/random.js';
 import type { Instant } from '../common/time.js';
+import type { Transmit } from '../common/transmit.js';
 import type { TransportConfig } from '../connection/config.js';
 import type { Connection } from '../connection/connection.js';
 import type { ConnectionIdGenerator } from '../endpoint/cid-generator.js';
@@ -167,6 +168,8 @@ const DEFAULT_BUFFER = 4 * 1024 * 1024;
 export const LOOPBACK_MAX_UDP_PAYLOAD = 16384;
 /** Datagrams sent per pump before yielding to the event loop. */
 const MAX_BURST = 32;
+/** Datagrams whose header protection is computed together (one AES-ECB call). */
+const HP_BATCH = 16;
 
 /** Addresses are literals here (host names are resolved once in connect()): skip dns.lookup. */
 function literalLookup(
@@ -636,16 +639,20 @@ export class QuicEndpoint implements AsyncIterable<QuicConnection> {
   /** Sends everything the core has ready; returns the number of datagrams. */
   #flush(now: Instant): number {
     let n = 0;
+    let k = 0;
     const core = this.#core;
     const socks = this.#sockets;
     const single = socks.length === 1 ? socks[0]! : undefined;
     const st = this.#stats;
+    const out = this.#out;
+    const outSockets = this.#outSockets;
     // Time passes while we send (the pacer refills): a fresh `now` for every datagram. At most
-    // MAX_BURST datagrams per pump, so received ACKs are processed between bursts.
+    // MAX_BURST datagrams per pump, so received ACKs are processed between bursts. Header
+    // protection is applied for HP_BATCH datagrams at a time, before any of them is sent.
     for (
-      let t = core.pollTransmit(now);
+      let t = core.pollTransmit(now, true);
       t !== undefined;
-      t = n < MAX_BURST ? core.pollTransmit(monotonicNow()) : undefined
+      t = n < MAX_BURST ? core.pollTransmit(monotonicNow(), true) : undefined
     ) {
       const local = t.path.local;
       let s: BoundSocket | undefined;
@@ -666,12 +673,35 @@ export class QuicEndpoint implements AsyncIterable<QuicConnection> {
         continue;
       }
       n++;
+      out[k] = t;
+      outSockets[k] = s;
+      if (++k === HP_BATCH) {
+        this.#send(k);
+        k = 0;
+      }
+    }
+    this.#send(k);
+    this.#more = n >= MAX_BURST;
+    return n;
+  }
+
+  /** Datagrams polled by #flush, waiting for their header protection. */
+  readonly #out: (Transmit | undefined)[] = [];
+  readonly #outSockets: (BoundSocket | undefined)[] = [];
+
+  /** Applies the owed header protection, then sends the first `k` datagrams of #out. */
+  #send(k: number): void {
+    this.#core.applyHeaderProtection();
+    const st = this.#stats;
+    for (let i = 0; i < k; i++) {
+      const t = this.#out[i]!;
+      const s = this.#outSockets[i]!;
+      this.#out[i] = undefined;
+      this.#outSockets[i] = undefined;
       st.datagramsSent++;
       st.bytesSent += t.data.length;
       s.socket.send(t.data, t.path.remote.port, t.path.remote.address, this.#onSent);
     }
-    this.#more = n >= MAX_BURST;
-    return n;
   }
 
   /** One timer per endpoint, re-armed to the core's next deadline. */

@@ -40,6 +40,21 @@ export class StreamLimitError extends Error {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Most octets of one stream handed to the consumer at once. */
+const MAX_DELIVERY = 65536;
+
+/** `parts` (`total` octets) copied into one fresh buffer. */
+function joinParts(parts: readonly Uint8Array[], total: number): Uint8Array {
+  // Not zero-filled: every octet is written below.
+  const b = Buffer.allocUnsafeSlow(total);
+  const out = new Uint8Array(b.buffer, b.byteOffset, total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
 
 const FRESH_CHUNKS: unique symbol = Symbol('feather-quic.freshChunks');
 
@@ -66,6 +81,8 @@ export class QuicStreamTransport implements H3Transport, StreamEventSink {
   readonly #creditWaiters: [Deferred<void>[], Deferred<void>[]] = [[], []];
   #error: QuicError | undefined;
   #closed = false;
+  /** Scratch list of the pieces joined into one delivery. */
+  readonly #parts: Uint8Array[] = [];
 
   constructor(connection: QuicConnection) {
     this.connection = connection;
@@ -224,22 +241,46 @@ export class QuicStreamTransport implements H3Transport, StreamEventSink {
 
   #read(id: number): void {
     const c = this.#consumer!;
-    const core = this.connection.core;
     for (;;) {
-      let r: { data: Uint8Array; fin: boolean } | undefined;
-      try {
-        r = core.readStream(id);
-      } catch {
-        return;
+      const first = this.#readCore(id, MAX_DELIVERY);
+      if (first === undefined) return;
+      let data = first.data;
+      let fin = first.fin;
+      if (!fin && data.length < MAX_DELIVERY) {
+        // What else is readable now goes in the same delivery (one copy instead of one trip
+        // through HTTP/3 and the body stream per packet).
+        const parts = this.#parts;
+        let total = data.length;
+        parts.push(data);
+        while (total < MAX_DELIVERY) {
+          const more = this.#readCore(id, MAX_DELIVERY - total);
+          if (more === undefined) break;
+          parts.push(more.data);
+          total += more.data.length;
+          if (more.fin) {
+            fin = true;
+            break;
+          }
+        }
+        if (parts.length > 1) data = joinParts(parts, total);
+        parts.length = 0;
       }
-      if (r === undefined) return;
-      c.handleStreamData(id, r.data, r.fin);
-      if (r.fin) return;
+      c.handleStreamData(id, data, fin);
+      if (fin) return;
       if (this.#paused.has(id)) {
         // More may be buffered in the core: read it on resume().
         this.#pendingRead.add(id);
         return;
       }
+    }
+  }
+
+  /** Up to `max` readable octets from the core; undefined when none or the stream is gone. */
+  #readCore(id: number, max: number): { data: Uint8Array; fin: boolean } | undefined {
+    try {
+      return this.connection.core.readStream(id, max);
+    } catch {
+      return undefined;
     }
   }
 

@@ -14,6 +14,8 @@ export class HeaderProtection {
   readonly suite: CipherSuite;
   readonly #ecb: Cipher | undefined;
   readonly #key: KeyObject;
+  /** The sample being masked (a copy: no view allocated per packet). */
+  readonly #sample = new Uint8Array(SAMPLE_LENGTH);
 
   constructor(suite: CipherSuite, hpKey: Uint8Array) {
     const info = cipherSuiteInfo(suite);
@@ -71,7 +73,8 @@ export class HeaderProtection {
     }
     const first = buf[headerStart]!;
     const pnLength = (first & 0x03) + 1;
-    const mask = this.mask(buf.subarray(sampleAt, sampleAt + SAMPLE_LENGTH));
+    copySample(buf, sampleAt, this.#sample, 0);
+    const mask = this.mask(this.#sample);
     buf[headerStart] = first ^ (mask[0]! & (longHeader ? 0x0f : 0x1f));
     for (let i = 0; i < pnLength; i++) buf[pnOffset + i]! ^= mask[1 + i]!;
   }
@@ -94,11 +97,93 @@ export class HeaderProtection {
     ) {
       return 0; // RFC 9001 §5.4.2
     }
-    const mask = this.mask(buf.subarray(sampleAt, sampleAt + SAMPLE_LENGTH));
+    copySample(buf, sampleAt, this.#sample, 0);
+    const mask = this.mask(this.#sample);
     const first = buf[headerStart]! ^ (mask[0]! & (longHeader ? 0x0f : 0x1f));
     buf[headerStart] = first;
     const pnLength = (first & 0x03) + 1;
     for (let i = 0; i < pnLength; i++) buf[pnOffset + i]! ^= mask[1 + i]!;
     return pnLength;
   }
+}
+
+/**
+ * Header protection owed by sealed packets, applied for all of them at once (RFC 9001 §5.4.1:
+ * the mask only depends on the ciphertext sample, so it can be computed later, as long as it is
+ * applied before the datagram leaves). One AES-ECB call per key instead of one per packet.
+ */
+export class HeaderProtectionBatch {
+  #n = 0;
+  #hps: (HeaderProtection | undefined)[] = [];
+  #bufs: (Uint8Array | undefined)[] = [];
+  #starts: number[] = [];
+  #pnOffsets: number[] = [];
+  #samples = new Uint8Array(32 * SAMPLE_LENGTH);
+
+  /** Packets waiting for header protection. */
+  get size(): number {
+    return this.#n;
+  }
+
+  /** Queues `hp.apply(buf, headerStart, pnOffset, …)`; same checks (RangeError) as apply(). */
+  add(hp: HeaderProtection, buf: Uint8Array, headerStart: number, pnOffset: number): void {
+    const sampleAt = pnOffset + SAMPLE_OFFSET;
+    if (headerStart < 0 || pnOffset <= headerStart || sampleAt + SAMPLE_LENGTH > buf.length) {
+      throw new RangeError('packet too short for the header protection sample');
+    }
+    const i = this.#n++;
+    this.#hps[i] = hp;
+    this.#bufs[i] = buf;
+    this.#starts[i] = headerStart;
+    this.#pnOffsets[i] = pnOffset;
+  }
+
+  /** Applies header protection to every queued packet and empties the batch. */
+  apply(): void {
+    const n = this.#n;
+    if (n === 0) return;
+    if (this.#samples.length < n * SAMPLE_LENGTH) this.#samples = new Uint8Array(n * 2 * SAMPLE_LENGTH);
+    const samples = this.#samples;
+    const hps = this.#hps;
+    const bufs = this.#bufs;
+    // Usually one key; packets of other levels (handshake) form their own groups.
+    for (let first = 0; first < n; first++) {
+      const hp = hps[first];
+      if (hp === undefined) continue;
+      let count = 0;
+      for (let i = first; i < n; i++) {
+        if (hps[i] !== hp) continue;
+        copySample(bufs[i]!, this.#pnOffsets[i]! + SAMPLE_OFFSET, samples, count * SAMPLE_LENGTH);
+        count++;
+      }
+      const masks = hp.maskMany(samples, count);
+      let k = 0;
+      for (let i = first; i < n; i++) {
+        if (hps[i] !== hp) continue;
+        applyMask(bufs[i]!, this.#starts[i]!, this.#pnOffsets[i]!, masks, k * SAMPLE_LENGTH);
+        hps[i] = undefined;
+        bufs[i] = undefined;
+        k++;
+      }
+    }
+    this.#n = 0;
+  }
+}
+
+/** RFC 9001 §5.4.1: masks the first octet's low bits and the packet number with mask[at..at+5). */
+function applyMask(
+  buf: Uint8Array,
+  headerStart: number,
+  pnOffset: number,
+  mask: Uint8Array,
+  at: number,
+): void {
+  const first = buf[headerStart]!;
+  const pnLength = (first & 0x03) + 1;
+  buf[headerStart] = first ^ (mask[at]! & ((first & 0x80) !== 0 ? 0x0f : 0x1f));
+  for (let i = 0; i < pnLength; i++) buf[pnOffset + i]! ^= mask[at + 1 + i]!;
+}
+
+function copySample(from: Uint8Array, at: number, to: Uint8Array, to0: number): void {
+  for (let i = 0; i < SAMPLE_LENGTH; i++) to[to0 + i] = from[at + i]!;
 }

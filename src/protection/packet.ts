@@ -7,7 +7,7 @@ import {
   readTruncatedPacketNumber,
   writePacketNumber,
 } from '../wire/packet-number.js';
-import type { HeaderProtection } from './header-protection.js';
+import type { HeaderProtection, HeaderProtectionBatch } from './header-protection.js';
 import { SAMPLE_LENGTH, SAMPLE_OFFSET } from './header-protection.js';
 import type { PacketKeys } from './packet-keys.js';
 
@@ -53,6 +53,7 @@ export interface UnprotectedPacket {
  * §5.3), applies header protection (§5.4.1) and returns the packet end (payloadEnd + 16). A
  * long header's Length field must already count the packet number, payload and 16-octet tag.
  * RangeError when the payload is too short to sample (the builder pads, RFC 9001 §5.4.2).
+ * With `hpBatch`, header protection is queued there instead: apply the batch before sending.
  */
 export function protectPacket(
   buf: Uint8Array,
@@ -62,6 +63,7 @@ export function protectPacket(
   payloadEnd: number,
   pn: number,
   keys: PacketKeys,
+  hpBatch?: HeaderProtectionBatch,
 ): number {
   if (!(pnLength >= 1 && pnLength <= 4)) throw new RangeError('packet number length must be 1..4');
   const headerEnd = pnOffset + pnLength;
@@ -75,7 +77,9 @@ export function protectPacket(
   const first = buf[headerStart]!;
   buf[headerStart] = (first & 0xfc) | (pnLength - 1);
   const end = keys.aead.seal(buf, headerStart, headerEnd, payloadEnd, pn); // RFC 9001 §5.3
-  keys.hp.apply(buf, headerStart, pnOffset, (first & 0x80) !== 0); // RFC 9001 §5.4.1: after the AEAD
+  // RFC 9001 §5.4.1: after the AEAD, on the sealed packet.
+  if (hpBatch !== undefined) hpBatch.add(keys.hp, buf, headerStart, pnOffset);
+  else keys.hp.apply(buf, headerStart, pnOffset, (first & 0x80) !== 0);
   return end;
 }
 

@@ -64,7 +64,9 @@ export class RangeList {
       if (r[j * 2 + 1]! > e) e = r[j * 2 + 1]!;
       j++;
     }
-    r.splice(i * 2, (j - i) * 2, s, e);
+    this.#resize(i * 2, (j - i) * 2, 2);
+    r[i * 2] = s;
+    r[i * 2 + 1] = e;
   }
 
   /** Removes [start, end) from the set, splitting ranges as needed. */
@@ -72,18 +74,40 @@ export class RangeList {
     if (end <= start) return;
     const r = this.#r;
     const n = r.length >> 1;
-    let i = this.#firstEndingAtOrAfter(start + 1);
-    if (i >= n) return;
-    const out: number[] = [];
-    const first = i;
-    for (; i < n && r[i * 2]! < end; i++) {
-      const s = r[i * 2]!;
-      const e = r[i * 2 + 1]!;
-      if (s < start) out.push(s, start);
-      if (e > end) out.push(end, e);
+    const first = this.#firstEndingAtOrAfter(start + 1);
+    if (first >= n || r[first * 2]! >= end) return;
+    let last = first;
+    while (last + 1 < n && r[(last + 1) * 2]! < end) last++;
+    // Only the first range can stick out on the left, only the last one on the right.
+    const s0 = r[first * 2]!;
+    const e1 = r[last * 2 + 1]!;
+    const keepLeft = s0 < start;
+    const keepRight = e1 > end;
+    let at = first * 2;
+    this.#resize(at, (last - first + 1) * 2, (keepLeft ? 2 : 0) + (keepRight ? 2 : 0));
+    if (keepLeft) {
+      r[at++] = s0;
+      r[at++] = start;
     }
-    if (i === first) return;
-    r.splice(first * 2, (i - first) * 2, ...out);
+    if (keepRight) {
+      r[at++] = end;
+      r[at] = e1;
+    }
+  }
+
+  /** Makes room: `del` slots at `at` become `ins` slots (contents to be written), no allocation. */
+  #resize(at: number, del: number, ins: number): void {
+    if (del === ins) return;
+    const r = this.#r;
+    const len = r.length;
+    if (ins < del) {
+      for (let k = at + del; k < len; k++) r[k - del + ins] = r[k]!;
+      r.length = len - del + ins;
+    } else {
+      const grow = ins - del;
+      for (let g = 0; g < grow; g++) r.push(0); // grow without holes
+      for (let k = len - 1; k >= at + del; k--) r[k + grow] = r[k]!;
+    }
   }
 
   /** Removes everything below `x`. */

@@ -209,6 +209,13 @@ export class SendBuffer {
     if (length <= 0 || this.#released) return;
     const end = offset + length;
     if (end <= this.#ackedPrefix) return;
+    if (offset <= this.#ackedPrefix && this.#acked.isEmpty) {
+      // In-order acknowledgement (the usual case): the prefix just grows.
+      if (!this.#lost.isEmpty) this.#lost.remove(offset, end);
+      this.#ackedPrefix = end;
+      this.#release();
+      return;
+    }
     this.#lost.remove(offset, end);
     this.#acked.add(offset, end);
     if (this.#acked.start(0) <= this.#ackedPrefix) {

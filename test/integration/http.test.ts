@@ -93,6 +93,27 @@ test('HTTP/3 GET of a 5 MB file from a static folder', { timeout: 20_000 }, asyn
   assert.equal(h3.connection.closeError, undefined);
 });
 
+test('a response body arrives in deliveries joining several packets, at most 64 KiB each', {
+  timeout: 20_000,
+}, async () => {
+  const h3 = await H3Client.connect(client, server.address, clientTls);
+  const res = await within(5000, h3.request('GET', '/file.bin'), 'response head');
+  const sizes: number[] = [];
+  const parts: Uint8Array[] = [];
+  const reader = res.body.getReader();
+  for (;;) {
+    const { value, done } = await within(15_000, reader.read(), 'body chunk');
+    if (done) break;
+    sizes.push(value.length);
+    parts.push(value);
+  }
+  assert.equal(sha256(Buffer.concat(parts)), sha256(payload(FILE_SIZE, 11)));
+  assert.ok(Math.max(...sizes) <= 65536, `largest chunk ${Math.max(...sizes)}`);
+  // Larger than any datagram (16 KiB on loopback): packets read together were joined.
+  assert.ok(Math.max(...sizes) > 16384, `largest chunk ${Math.max(...sizes)}`);
+  await h3.close();
+});
+
 test('HTTP/3 request body and trailers stream both ways', { timeout: 20_000 }, async () => {
   const h3 = await H3Client.connect(client, server.address, clientTls);
   const data = payload(1_500_000, 12);

@@ -73,9 +73,10 @@ test(
         [true, true],
       );
       for (const b of stats.backends) assert.ok(b.datagramsTo > 0 && b.datagramsFrom > 0, JSON.stringify(b));
-      // Only the first flight of each connection (client-chosen DCID) takes the 4-tuple fallback.
+      // Only the first flight of each connection (client-chosen DCID) takes the fallback.
       assert.ok(stats.routedByFallback >= 16 && stats.routedByFallback <= 48, JSON.stringify(stats));
-      assert.ok(stats.routedByCid > 10 * stats.routedByFallback, JSON.stringify(stats));
+      // Everything after it — Handshake, requests, ACKs, close — by CID: several per connection.
+      assert.ok(stats.routedByCid >= 16 * 4, JSON.stringify(stats));
       assert.equal(stats.dropped.unknownSender + stats.dropped.internal + stats.dropped.queueFull, 0);
     }),
 );

@@ -51,6 +51,21 @@ describe('static files', () => {
     assert.ok(chunks.every((c) => c.every((b) => b === 7)));
   });
 
+  it('grows its reads up to chunkSize, clamped to the file size', async () => {
+    const r = await resolveStaticFile(root, '/sub/data.bin', { chunkSize: 131072 });
+    const chunks = await collect(r.body());
+    assert.deepEqual(
+      chunks.map((c) => c.length),
+      [65536, 84464],
+    );
+    assert.ok(chunks.every((c) => c.every((b) => b === 7)));
+    const big = await collect((await resolveStaticFile(root, '/sub/data.bin')).body());
+    assert.deepEqual(
+      big.map((c) => c.length),
+      [65536, 84464],
+    );
+  });
+
   it('serves index.html for directories and decodes percent-encoding', async () => {
     assert.equal((await resolveStaticFile(root, '/')).status, 200);
     assert.equal((await resolveStaticFile(root, '/')).headers[0]![1], 'text/html; charset=utf-8');

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { fromHex, hex } from '../../../src/common/bytes.js';
 import { SeededRandom } from '../../../src/common/random.js';
 import { CIPHER_SUITES, type CipherSuite } from '../../../src/protection/cipher-suites.js';
-import { HeaderProtection } from '../../../src/protection/header-protection.js';
+import { HeaderProtection, HeaderProtectionBatch } from '../../../src/protection/header-protection.js';
 
 const SUITES: CipherSuite[] = [0x1301, 0x1302, 0x1303];
 
@@ -90,6 +90,38 @@ describe('HeaderProtection', () => {
       assert.equal(hex(hp.mask(s)), hex(hp.mask(s)));
     });
   }
+
+  it('a batch applies exactly what apply() would, across keys, headers and sizes', () => {
+    const rng = new SeededRandom(99);
+    const hps = SUITES.map(
+      (suite) => new HeaderProtection(suite, bytes(rng, CIPHER_SUITES[suite].hpKeyLength)),
+    );
+    const batch = new HeaderProtectionBatch();
+    for (const n of [1, 3, 16, 40]) {
+      const direct: Uint8Array[] = [];
+      const queued: Uint8Array[] = [];
+      for (let i = 0; i < n; i++) {
+        const hp = hps[i % 5 === 4 ? rng.int(hps.length) : 0]!;
+        const longHeader = rng.next() < 0.3;
+        const start = rng.int(20);
+        const pnOffset = start + 1 + rng.int(30);
+        const buf = bytes(rng, pnOffset + 4 + 16 + rng.int(40));
+        buf[start] = longHeader ? 0xc0 | rng.int(64) : 0x40 | rng.int(64);
+        const copy = buf.slice();
+        hp.apply(copy, start, pnOffset, longHeader);
+        direct.push(copy);
+        batch.add(hp, buf, start, pnOffset);
+        queued.push(buf);
+      }
+      assert.equal(batch.size, n);
+      batch.apply();
+      assert.equal(batch.size, 0);
+      for (let i = 0; i < n; i++) assert.equal(hex(queued[i]!), hex(direct[i]!), `n=${n} packet ${i}`);
+    }
+    batch.apply(); // empty: nothing to do
+    assert.throws(() => batch.add(hps[0]!, new Uint8Array(20), 0, 1), RangeError);
+    assert.equal(batch.size, 0);
+  });
 
   it('rejects wrong key and sample lengths', () => {
     assert.throws(() => new HeaderProtection(0x1301, new Uint8Array(32)), RangeError);

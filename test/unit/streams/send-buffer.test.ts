@@ -209,6 +209,21 @@ describe('SendBuffer', () => {
     assert.equal(b.bufferedBytes, 0);
   });
 
+  it('an in-order acknowledgement of data declared lost cancels its retransmission', () => {
+    const b = new SendBuffer();
+    b.write(bytes(300));
+    const p = b.emit(300)!;
+    b.onLost(p.offset, 300, false); // spuriously
+    b.onAcked(0, 120, false); // the late ACK of the first part
+    assert.equal(b.ackedOffset, 120);
+    assert.equal(b.bufferedBytes, 180);
+    const again = b.emit(1000)!;
+    assert.deepEqual([again.offset, again.data.length], [120, 180], 'only the unacknowledged rest');
+    b.onAcked(120, 180, false);
+    assert.equal(b.bufferedBytes, 0);
+    assert.equal(b.emit(1000), undefined);
+  });
+
   it('release drops everything', () => {
     const b = new SendBuffer();
     b.write(bytes(100));
