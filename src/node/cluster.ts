@@ -10,8 +10,8 @@
 // collects per-worker statistics over IPC.
 import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
-import dgram from 'node:dgram';
-import { addressFamily, type SocketAddress } from '../common/addr.js';
+import type dgram from 'node:dgram';
+import type { SocketAddress } from '../common/addr.js';
 import { QuicLbConnectionIdGenerator } from '../quic-lb/generator.js';
 import type { QuicEndpoint } from './endpoint.js';
 import {
@@ -24,7 +24,7 @@ import {
   RoutingSocket,
   type RoutingStats,
 } from './routing-socket.js';
-import type { ProvidedSocket } from './socket.js';
+import { bindUdpSocket, type ProvidedSocket } from './socket.js';
 import { type AddressInput, deferred, toSocketAddress } from './util.js';
 
 export { CLUSTER_NONCE_LENGTH, CLUSTER_SERVER_ID_LENGTH, MAX_CLUSTER_WORKERS };
@@ -165,7 +165,6 @@ function isOurs<T extends { fq: string }>(m: unknown): m is T {
   return typeof m === 'object' && m !== null && (m as { fq?: unknown }).fq === TAG;
 }
 
-const DEFAULT_BUFFER = 4 * 1024 * 1024;
 const FIRST_RESTART_DELAY = 250;
 const MAX_RESTART_DELAY = 8000;
 /** A worker that dies sooner than this after its fork backs off its restarts. */
@@ -672,30 +671,20 @@ function leaveCluster(): void {
   else if (process.connected) process.disconnect();
 }
 
-function bindUdp(
+async function bindUdp(
   requested: SocketAddress,
   exclusive: boolean,
   o: Pick<ClusterServerOptions, 'recvBufferSize' | 'sendBufferSize'>,
 ): Promise<dgram.Socket> {
-  const socket = dgram.createSocket(addressFamily(requested) === 6 ? 'udp6' : 'udp4');
-  return new Promise((resolve, reject) => {
-    const onError = (e: Error): void => {
-      reject(new Error(`cannot bind ${requested.address}:${requested.port}: ${e.message}`));
-    };
-    socket.once('error', onError);
-    socket.bind({ address: requested.address, port: requested.port, exclusive }, () => {
-      socket.off('error', onError);
-      for (const [set, size] of [
-        [(n: number) => socket.setRecvBufferSize(n), o.recvBufferSize ?? DEFAULT_BUFFER],
-        [(n: number) => socket.setSendBufferSize(n), o.sendBufferSize ?? DEFAULT_BUFFER],
-      ] as const) {
-        try {
-          set(size);
-        } catch {
-          // The OS refused: keep its default.
-        }
-      }
-      resolve(socket);
+  try {
+    return await bindUdpSocket(requested, {
+      exclusive,
+      ...(o.recvBufferSize !== undefined ? { recvBufferSize: o.recvBufferSize } : {}),
+      ...(o.sendBufferSize !== undefined ? { sendBufferSize: o.sendBufferSize } : {}),
     });
-  });
+  } catch (e) {
+    throw new Error(
+      `cannot bind ${requested.address}:${requested.port}: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
 }

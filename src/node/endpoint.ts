@@ -4,7 +4,7 @@
 // timer are handled in one pump per event-loop turn (setImmediate), not once per datagram.
 
 import type { KeyObject } from 'node:crypto';
-import dgram from 'node:dgram';
+import type dgram from 'node:dgram';
 import diagnostics from 'node:diagnostics_channel';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
@@ -32,7 +32,12 @@ import {
 } from './errors.js';
 import { KeyLogWriter } from './keylog.js';
 import { ensureDir, QlogFileSink } from './qlog.js';
-import type { DatagramRemoteInfo, DatagramSocket, ProvidedSocket } from './socket.js';
+import {
+  bindUdpSocket,
+  type DatagramRemoteInfo,
+  type DatagramSocket,
+  type ProvidedSocket,
+} from './socket.js';
 import {
   type AddressInput,
   AsyncQueue,
@@ -163,22 +168,12 @@ interface BoundSocket {
 }
 
 const errorChannel = diagnostics.channel('feather-quic:endpoint:error');
-const DEFAULT_BUFFER = 4 * 1024 * 1024;
 /** max_udp_payload_size on endpoints bound only to loopback addresses. */
 export const LOOPBACK_MAX_UDP_PAYLOAD = 16384;
 /** Datagrams sent per pump before yielding to the event loop. */
 const MAX_BURST = 32;
 /** Datagrams whose header protection is computed together (one AES-ECB call). */
 const HP_BATCH = 16;
-
-/** Addresses are literals here (host names are resolved once in connect()): skip dns.lookup. */
-function literalLookup(
-  address: string,
-  family: unknown,
-  cb: (err: Error | null, address: string, family: number) => void,
-): void {
-  cb(null, address, typeof family === 'number' ? family : address.includes(':') ? 6 : 4);
-}
 
 export class QuicEndpoint implements AsyncIterable<QuicConnection> {
   readonly #core: Endpoint;
@@ -812,30 +807,16 @@ function isLoopback(ip: string): boolean {
 }
 
 async function bindSocket(requested: SocketAddress, o: QuicEndpointOptions): Promise<BoundSocket> {
-  const family = addressFamily(requested);
-  const socket = dgram.createSocket({
-    type: family === 6 ? 'udp6' : 'udp4',
-    lookup: literalLookup as never,
-    ...(family === 6 && o.ipv6Only ? { ipv6Only: true } : {}),
-  });
-  await new Promise<void>((resolve, reject) => {
-    const onError = (e: Error): void =>
-      reject(new QuicSocketError(`cannot bind ${requested.address}:${requested.port}: ${e.message}`, e));
-    socket.once('error', onError);
-    socket.bind({ port: requested.port, address: requested.address, exclusive: true }, () => {
-      socket.off('error', onError);
-      resolve();
+  let socket: dgram.Socket;
+  try {
+    socket = await bindUdpSocket(requested, {
+      ...(o.ipv6Only ? { ipv6Only: true } : {}),
+      ...(o.recvBufferSize !== undefined ? { recvBufferSize: o.recvBufferSize } : {}),
+      ...(o.sendBufferSize !== undefined ? { sendBufferSize: o.sendBufferSize } : {}),
     });
-  });
-  for (const [set, size] of [
-    [(n: number) => socket.setRecvBufferSize(n), o.recvBufferSize ?? DEFAULT_BUFFER],
-    [(n: number) => socket.setSendBufferSize(n), o.sendBufferSize ?? DEFAULT_BUFFER],
-  ] as const) {
-    try {
-      set(size);
-    } catch {
-      // The OS refused: keep its default.
-    }
+  } catch (e) {
+    const err = e instanceof Error ? e : new Error(String(e));
+    throw new QuicSocketError(`cannot bind ${requested.address}:${requested.port}: ${err.message}`, err);
   }
   const a = socket.address();
   const local = { address: a.address, port: a.port };

@@ -4,11 +4,16 @@
 // the public address, so migration, NAT rebinding and path validation work through the LB.
 // Heartbeats tell the LB this backend is alive (and which server ID it serves); close() says
 // goodbye so the LB stops routing to it at once.
-import dgram from 'node:dgram';
+import type dgram from 'node:dgram';
 import type { SocketAddress } from '../common/addr.js';
 import { asBuffer } from '../common/bytes.js';
 import { decodeEnvelope, encodeEnvelope, MAX_ENVELOPE_HEADER, writeEnvelopeHeader } from './envelope.js';
-import type { DatagramRemoteInfo, DatagramSocket, ProvidedSocket } from './socket.js';
+import {
+  bindUdpSocket,
+  type DatagramRemoteInfo,
+  type DatagramSocket,
+  type ProvidedSocket,
+} from './socket.js';
 import { type AddressInput, toSocketAddress } from './util.js';
 
 // Control messages between a backend and its load balancer:
@@ -56,43 +61,13 @@ export function canonicalAddress(a: SocketAddress): SocketAddress {
   return { address: d.peer.address, port: a.port };
 }
 
-/** Literal addresses only: skip dns.lookup (and its extra tick) on bind and send. */
-export function literalLookup(
-  address: string,
-  family: unknown,
-  cb: (err: Error | null, address: string, family: number) => void,
-): void {
-  cb(null, address, typeof family === 'number' ? family : address.includes(':') ? 6 : 4);
-}
-
 /** Binds a UDP socket on a literal address (exclusive), with large buffers when allowed. */
-export async function bindUdp(
+export function bindUdp(
   a: SocketAddress,
   recvBufferSize = 4 << 20,
   sendBufferSize = 4 << 20,
 ): Promise<dgram.Socket> {
-  const socket = dgram.createSocket({
-    type: a.address.includes(':') ? 'udp6' : 'udp4',
-    lookup: literalLookup as never,
-  });
-  await new Promise<void>((resolve, reject) => {
-    const fail = (e: Error): void => {
-      socket.close();
-      reject(e);
-    };
-    socket.once('error', fail);
-    socket.bind({ address: a.address, port: a.port, exclusive: true }, () => {
-      socket.off('error', fail);
-      resolve();
-    });
-  });
-  try {
-    socket.setRecvBufferSize(recvBufferSize);
-    socket.setSendBufferSize(sendBufferSize);
-  } catch {
-    // The OS refused: keep its defaults.
-  }
-  return socket;
+  return bindUdpSocket(a, { recvBufferSize, sendBufferSize });
 }
 
 export interface TunnelSocketOptions {
