@@ -119,15 +119,24 @@ export class QuicLbRouter<T> {
  * hashed to it. Every load balancer of a pool must use the same seed to agree.
  */
 export function rendezvousFallback<T>(servers: ReadonlyMap<string, T>, seed: number): (t: FourTuple) => T {
+  const { targets, weights } = rendezvousWeights(servers, (seed ^ 0x5bd1e995) >>> 0);
+  const s = seed >>> 0;
+  return (t: FourTuple): T => targets[highestWeight(fourTupleHash(t, s), weights)]!;
+}
+
+/** Each server's target and its rendezvous weight (a salted hash of its ID). */
+function rendezvousWeights<T>(
+  servers: ReadonlyMap<string, T>,
+  salt: number,
+): { targets: T[]; weights: number[] } {
   const targets: T[] = [];
   const weights: number[] = [];
   for (const [hexId, target] of servers) {
     targets.push(target);
-    weights.push(mix32(hashString((seed ^ 0x5bd1e995) >>> 0, hexId.toLowerCase())));
+    weights.push(mix32(hashString(salt, hexId.toLowerCase())));
   }
   if (targets.length === 0) throw new RangeError('QUIC-LB fallback needs at least one server');
-  const s = seed >>> 0;
-  return (t: FourTuple): T => targets[highestWeight(fourTupleHash(t, s), weights)]!;
+  return { targets, weights };
 }
 
 /** Rendezvous hashing: the index whose weight mixed with `h` scores highest. */
@@ -161,13 +170,7 @@ export function firstFlightFallback<T>(
   seed: number,
   baseline: (t: FourTuple) => T = rendezvousFallback(servers, seed),
 ): (t: FourTuple, datagram: Uint8Array) => T {
-  const targets: T[] = [];
-  const weights: number[] = [];
-  for (const [hexId, target] of servers) {
-    targets.push(target);
-    weights.push(mix32(hashString((seed ^ 0x2545f491) >>> 0, hexId.toLowerCase())));
-  }
-  if (targets.length === 0) throw new RangeError('QUIC-LB fallback needs at least one server');
+  const { targets, weights } = rendezvousWeights(servers, (seed ^ 0x2545f491) >>> 0);
   const s = (seed ^ 0x9e3779b9) >>> 0;
   return (t: FourTuple, d: Uint8Array): T => {
     const n = d.length;
